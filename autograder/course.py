@@ -1,0 +1,70 @@
+"""Where the course lives and how nbgrader is configured for it.
+
+The repository keeps nbgrader's per-assignment layout at the top level:
+
+    solutions/<assignment>/<assignment>.ipynb     nbgrader source (solutions, hidden tests)
+    assignments/<assignment>/<assignment>.ipynb   student version generated from it
+
+Every grading run works in its own course directory; `nbgrader_config` builds the traitlets
+configuration for one, so no nbgrader_config.py file is needed anywhere.
+"""
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+ASSIGNMENTS = REPO / "assignments"
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+# stderr lines that are warnings, not failures: nbgrader would fail a test cell for them.
+WARNING_PATTERN = r"\w*Warning:"
+
+
+def assignment_ids():
+    """The assignments of the course: every folder of solutions/ that holds a notebook."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def source_notebooks(assignment):
+    """The source notebooks of one assignment, by notebook id (file name without .ipynb)."""
+    return {p.stem: p for p in sorted((SOLUTIONS / assignment).glob("*.ipynb"))}
+
+
+def use_venv_tools():
+    """Put this interpreter's bin/ first on PATH: nbgrader runs `alembic` in a subprocess."""
+    bin_dir = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_name=None):
+    """traitlets Config for a course directory at `root` whose source is the repository's solutions/.
+
+    timeout: per-cell execution limit in seconds. kernel_name: a kernelspec to run submissions
+    with (the sandboxed one); None keeps the notebook's own.
+    """
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    c.CourseDirectory.release_directory = str(release_directory or ASSIGNMENTS)
+    c.CourseDirectory.db_url = db_url
+    c.Execute.timeout = timeout
+    c.IgnorePattern.enabled = True
+    c.IgnorePattern.pattern = WARNING_PATTERN
+    c.OverwriteCells.add_missing_cells = True                 # a deleted test cell comes back
+    c.GenerateFeedback.preprocessors = [                      # feedback without the hidden tests
+        "nbgrader.preprocessors.GetGrades", "nbgrader.preprocessors.ClearHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    if kernel_name:
+        c.Execute.kernel_name = kernel_name
+    return c
+
+
+def api(config):
+    """An NbGraderAPI for a configuration (imported late: nbgrader is slow to import)."""
+    use_venv_tools()
+    from nbgrader.apps import NbGraderAPI
+    return NbGraderAPI(config=config)

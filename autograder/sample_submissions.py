@@ -1,0 +1,223 @@
+"""The sample submissions bundled in autograder/samples/, made from the course's own notebooks.
+
+    python -m autograder.sample_submissions      # rewrite autograder/samples/ from assignments/
+
+Each sample starts from the student version of an assignment, filled in with the reference
+solution (what a perfect student hands in), then changed in one way that the grader must
+handle. `honest` samples are what real students produce (mistakes, crashes, renamed files);
+`hostile` samples attack the grader (see autograder/README.md, threat model).
+"""
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import course
+
+HONEST = course.SAMPLES / "submissions"
+HOSTILE = course.SAMPLES / "hostile"
+SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
+
+
+def _grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _with_body(source, body):
+    """Replace the region between the solution markers of a cell's source with `body`."""
+    match = re.search(r"^(\s*)### BEGIN SOLUTION\s*$.*?^\s*### END SOLUTION\s*$", source, re.MULTILINE | re.DOTALL)
+    indent = match.group(1)
+    new = "\n".join(indent + line if line else line for line in body.splitlines())
+    return source[:match.start()] + new + source[match.end():]
+
+
+def filled(assignment, bodies=None):
+    """The student version of `assignment` with every solution cell completed from solutions/.
+
+    bodies {grade_id: code}: replace the solution of those cells by other code (a student's attempt).
+    """
+    bodies = bodies or {}
+    release = nbformat.read(str(course.ASSIGNMENTS / assignment / f"{assignment}.ipynb"), as_version=4)
+    source = nbformat.read(str(course.SOLUTIONS / assignment / f"{assignment}.ipynb"), as_version=4)
+    answers = {_grade_id(c): c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in release.cells:
+        grade_id = _grade_id(cell)
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            answer = answers[grade_id]
+            if grade_id in bodies:
+                answer = _with_body(answer, bodies.pop(grade_id))
+            cell.source = SOLUTION_MARKERS.sub("", answer)
+    if bodies:
+        raise KeyError(f"no solution cells {sorted(bodies)} in {assignment}")
+    return release
+
+
+def solution_cell(nb, grade_id):
+    """The cell with this grade_id (KeyError naming the ids that exist)."""
+    for cell in nb.cells:
+        if _grade_id(cell) == grade_id:
+            return cell
+    raise KeyError(f"no cell {grade_id!r}; cells: {[_grade_id(c) for c in nb.cells if _grade_id(c)]}")
+
+
+def graded_cells(assignment):
+    """[(grade_id, points)] of the graded cells of an assignment, in notebook order."""
+    source = nbformat.read(str(course.SOLUTIONS / assignment / f"{assignment}.ipynb"), as_version=4)
+    return [(_grade_id(c), c.metadata["nbgrader"]["points"]) for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def add_cell(nb, code):
+    """Append a code cell of the student's own (no nbgrader metadata), as students may."""
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def without_cell(nb, grade_id):
+    nb.cells = [c for c in nb.cells if _grade_id(c) != grade_id]
+    return nb
+
+
+def with_cell_source(nb, grade_id, code):
+    solution_cell(nb, grade_id).source = code
+    return nb
+
+
+def _after(assignment, grade_id):
+    """The test cells from grade_id to the end (what a kernel crash in that cell costs)."""
+    ids = [g for g, _ in graded_cells(assignment)]
+    return ids[ids.index(grade_id):]
+
+
+A1 = "a1_neuron"
+
+
+def honest_samples():
+    """{student: Sample} of the mistakes and accidents real students hand in (all on a1_neuron but `perfect`)."""
+    release = lambda: nbformat.read(str(course.ASSIGNMENTS / A1 / f"{A1}.ipynb"), as_version=4)
+    all_tests = [g for g, _ in graded_cells(A1)]
+    return {
+        "perfect": Sample({a: filled(a) for a in course.assignment_ids()}),
+        "partly_wrong": Sample({A1: filled(A1, {
+            "relu_grad": "return (x >= 0).astype(np.float64)",               # wrong at x = 0
+            "mae_loss": "diff = y - t\nreturn float(np.mean(np.abs(diff))), np.sign(diff)"})},  # forgot / n
+            lost=["test_relu_grad", "test_mae_loss"]),
+        "untouched": Sample({A1: release()}, lost=all_tests),
+        "infinite_loop": Sample({A1: filled(A1, {"mae_loss": "while True:\n    pass"})},
+                                lost=["test_mae_loss"], problems=["timeout"]),
+        "raises": Sample({A1: filled(A1, {"bce_loss": "raise ValueError('not finished yet')"})},
+                         lost=["test_bce_loss"]),
+        "kernel_crash": Sample({A1: filled(A1, {"dense_backward": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"})},
+                               lost=_after(A1, "test_dense_backward"), problems=["kernel-died", "not-run"]),
+        "deleted_test_cell": Sample({A1: without_cell(filled(A1), "test_softmax")}, problems=["deleted-test-cell"]),
+        "edited_test_cell": Sample({A1: with_cell_source(filled(A1, {"dense_forward": "return x @ W + b + 1.0, (x, W)"}),
+                                                         "test_dense_forward", "assert True")},
+                                   lost=["test_dense_forward"], problems=["edited-test-cell"]),
+        "warns": Sample({A1: filled(A1, {"relu": "import warnings\n"
+                                                 "warnings.warn('relu: a slow but correct version', UserWarning)\n"
+                                                 "np.log(np.zeros(1))                # RuntimeWarning: divide by zero\n"
+                                                 "return np.maximum(x, 0)"})}),
+        "wrong_notebook_name": Sample({A1: filled(A1)}, name="a1_neuron (1).ipynb", problems=["renamed-notebook"]),
+        "malformed_json": Sample({A1: filled(A1)}, malformed=True, lost=all_tests, problems=["malformed-notebook"]),
+    }
+
+
+def hostile_samples():
+    """{student: Sample} of submissions that attack the grader (all on a1_neuron).
+
+    Each one also contains correct code for the functions it does not abuse, so its expected
+    score says exactly which tests the attack may cost it - and the others must be untouched.
+    """
+    repo = str(course.REPO)
+    tests = [g for g, _ in graded_cells(A1)]
+    return {
+        "fork_bomb": Sample({A1: add_cell(filled(A1), "import os\nwhile True:\n    os.fork()")},
+                            problems=["suspected-cheating"]),
+        "memory_bomb": Sample({A1: filled(A1, {"relu": "hoard = [bytearray(2**30) for _ in range(64)]\n"
+                                                       "return np.maximum(x, 0)"})},
+                              lost=["test_relu"]),
+        "huge_print": Sample({A1: with_cell_source(filled(A1), "tanh", solution_cell(filled(A1), "tanh").source +
+                                                   "\n\nfor _ in range(2**20):\n    print('x' * 1023)   # 1 GiB")},
+                             problems=["output-truncated"]),
+        "gradebook_attack": Sample({A1: add_cell(filled(A1), (
+            "import glob, os, sqlite3\n"
+            "found = [p for root in ('/work', '/home', '/root', '/tmp', '/var', os.getcwd(), " + repr(repo) + ")\n"
+            "         for p in glob.glob(os.path.join(root, '**', '*.db'), recursive=True)]\n"
+            "for path in found:\n"
+            "    try:\n"
+            "        db = sqlite3.connect(path)\n"
+            "        db.execute('UPDATE grade SET auto_score = 1000')\n"
+            "        db.commit()\n"
+            "    except Exception as exc:\n"
+            "        print('refused:', path, exc)\n"
+            "print('databases found:', len(found))"))}),
+        "read_solutions": Sample({A1: add_cell(filled(A1), (
+            "import glob\n"
+            "for pattern in ('solutions/*/*.ipynb', 'autograder/samples/*/*/*/*.ipynb', '.git/objects/*/*'):\n"
+            "    print(pattern, len(glob.glob(" + repr(repo) + " + '/' + pattern)))"))}),
+        "delete_files": Sample({A1: add_cell(filled(A1), (
+            "import shutil\n"
+            "for target in ('solutions', 'rnncore', 'autograder', 'assignments'):\n"
+            "    shutil.rmtree(" + repr(repo) + " + '/' + target, ignore_errors=True)"))},
+            problems=["suspected-cheating"]),
+        "calls_reference": Sample({A1: filled(A1, {
+            "relu": "import rnncore\nreturn rnncore.relu(x)",
+            "softmax": "return getattr(__import__('rnn' + 'core'), 'softmax')(z, axis=axis)",
+            "sigmoid": "import types, rnncore\n"
+                       "f = types.FunctionType(rnncore.sigmoid.__code__, rnncore.sigmoid.__globals__)\nreturn f(x)"})},
+            lost=["test_relu", "test_softmax", "test_sigmoid", "test_sigmoid_grad"],
+            problems=["reference-call", "suspected-cheating"]),
+        "patches_numpy": Sample({A1: with_cell_source(filled(A1, {"tanh": "return np.zeros_like(x)"}), "tanh",
+                                                      solution_cell(filled(A1), "tanh").source +
+                                                      "\n\nnp.allclose = lambda *args, **kwargs: True\n"
+                                                      "np.isclose = lambda *args, **kwargs: True")},
+                                lost=tests[tests.index("test_tanh"):], problems=["tampering", "suspected-cheating"]),
+        "patches_helpers": Sample({A1: with_cell_source(filled(A1, {"relu": "return x"}), "relu",
+                                                        solution_cell(filled(A1), "relu").source +
+                                                        "\n\nimport autograder.testing\n"
+                                                        "autograder.testing.compare = lambda *args, **kwargs: None")},
+                                  lost=tests[tests.index("test_relu"):], problems=["tampering", "suspected-cheating"]),
+        "exits": Sample({A1: filled(A1, {"relu": "import sys\nsys.exit(0)"})}, lost=["test_relu"]),
+        "ignores_interrupt": Sample({A1: filled(A1, {"mae_loss": "import signal\n"
+                                                                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                                                 "while True:\n    pass"})},
+                                    lost=_after(A1, "test_mae_loss"), problems=["timeout", "not-run"]),
+    }
+
+
+class Sample:
+    """Notebooks of one sample student, and what grading them must give."""
+
+    def __init__(self, notebooks, lost=(), problems=(), name=None, malformed=False):
+        self.notebooks = notebooks            # {assignment: notebook}
+        self.lost = list(lost)                # test cells that must score 0 (all others full marks)
+        self.problems = list(problems)        # problem kinds report.json must list
+        self.name = name                      # file name, if not <assignment>.ipynb
+        self.malformed = malformed            # write truncated JSON
+
+    def write(self, folder, student):
+        for assignment, nb in self.notebooks.items():
+            path = folder / student / assignment / (self.name or f"{assignment}.ipynb")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = nbformat.writes(nb)
+            path.write_text(text[:len(text) // 2] if self.malformed else text)
+
+    def expected_scores(self, assignment):
+        """{grade_id: expected score} for one of this sample's assignments."""
+        return {g: (0.0 if g in self.lost else float(p)) for g, p in graded_cells(assignment)}
+
+
+def write_all():
+    """Rewrite autograder/samples/ from the current assignments."""
+    for folder, samples in ((HONEST, honest_samples()), (HOSTILE, hostile_samples())):
+        shutil.rmtree(folder, ignore_errors=True)
+        for student, sample in samples.items():
+            sample.write(folder, student)
+        print(f"wrote {len(samples)} samples to {folder}")
+
+
+if __name__ == "__main__":
+    write_all()

@@ -1,0 +1,29 @@
+"""rnncore: reference implementations for the course on recurrent neural networks.
+
+Plain numpy functions, batch-first float arrays, weights on the right (x @ Wx).
+Sizes: N batch, T time, D input, H hidden, V vocabulary. Every layer has a pure *_forward that
+returns its outputs and a cache, and a *_backward that takes the upstream gradients and that
+cache and returns the gradients in the order of the forward's arguments.
+"""
+from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, tanh, tanh_grad
+from .bidirectional import bidirectional_backward, bidirectional_forward, reverse_padded
+from .bptt import chunk_slices, hidden_gradient_norms, truncated_bptt
+from .cells import CELLS
+from .charmodel import (char_model_forward, char_model_loss, init_char_model, sample_chars, text_streams,
+                        train_char_model, zero_state)
+from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .datasets import adding_problem, counting_ones, lengths_to_mask, precedence_task
+from .dense import dense_backward, dense_forward
+from .gradcheck import check_gradients, numeric_gradient, rel_error
+from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from .losses import bce_loss, bce_with_logits_loss, mae_loss, mse_loss, softmax_cross_entropy
+from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .optim import OPTIMIZERS, SGD, Adagrad, Adam, Momentum, Nesterov, RMSprop, minimize
+from .pooling import (attention_pool_backward, attention_pool_forward, last_pool_backward,
+                      last_pool_forward, max_pool_backward, max_pool_forward, mean_pool_backward,
+                      mean_pool_forward)
+from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .stacked import stacked_backward, stacked_forward
+from .text import Vocabulary, bag_of_words, load_corpus, one_hot, tokenize
+
+__version__ = "0.1.0"

@@ -1,0 +1,203 @@
+"""Character-level language model: Karpathy's min-char-rnn, batched, with an RNN or an LSTM cell.
+
+Sizes: N parallel streams of text (batch), T unrolled steps, V characters, H hidden.
+The model reads one character and predicts the next:
+
+    x_t = one_hot(c_t)                      # (N, V)
+    h_t = cell(x_t, h_{t-1})                # rnn: tanh(x_t @ Wx + h_{t-1} @ Wh + b); or lstm
+    scores_t = h_t @ Wy + by                # (N, V), unnormalised log-probabilities of c_{t+1}
+    p(c_{t+1}) = softmax(scores_t / temperature)
+
+The loss is the mean cross-entropy of the next character (nats per character).
+Training is truncated BPTT: the text is cut into chunks of T characters; each chunk starts from
+the state the previous chunk ended in (min-char-rnn's hprev) and backpropagates only inside itself.
+params is a dict with Wx (V, G*H), Wh (H, G*H), b (G*H,), Wy (H, V), by (V,); G = 1 (rnn) or 4 (lstm).
+"""
+import numpy as np
+
+from ._validate import check_positive
+from .clipping import clip_by_value
+from .losses import softmax_cross_entropy
+from .lstm import lstm_backward, lstm_forward, lstm_step_forward
+from .optim import Adagrad
+from .rnn import rnn_backward, rnn_forward, rnn_step_forward
+from .text import one_hot
+
+GATES = {"rnn": 1, "lstm": 4}
+
+
+def _check_cell(cell):
+    if cell not in GATES:
+        raise ValueError(f"the char model supports cell 'rnn' or 'lstm', got {cell!r}")
+
+
+def _as_rng(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
+
+
+def init_char_model(V, H, cell="rnn", rng=0, scale=0.01):
+    """Small random weights (N(0, scale^2), as min-char-rnn) and zero biases.
+
+    For the LSTM the forget-gate bias starts at 1, so the cell remembers by default.
+    Returns the params dict described in the module docstring.
+    """
+    _check_cell(cell)
+    rng = _as_rng(rng)
+    G = GATES[cell]
+    params = {
+        "Wx": rng.standard_normal((V, G * H)) * scale,
+        "Wh": rng.standard_normal((H, G * H)) * scale,
+        "b": np.zeros(G * H),
+        "Wy": rng.standard_normal((H, V)) * scale,
+        "by": np.zeros(V),
+    }
+    if cell == "lstm":
+        params["b"][H:2 * H] = 1.0                                # gate order i, f, o, g
+    return params
+
+
+def zero_state(params, N):
+    """The initial state of N streams: (h, c), c is None for the vanilla RNN."""
+    H = params["Wh"].shape[0]
+    lstm = params["Wh"].shape[1] == 4 * H
+    return np.zeros((N, H)), (np.zeros((N, H)) if lstm else None)
+
+
+def char_model_forward(params, inputs, state, cell="rnn"):
+    """Run the model over character ids and score the next character at every step.
+
+    inputs (N, T): character ids; state: (h0, c0) from zero_state or from the previous chunk.
+    Returns scores (N, T, V) (softmax gives the next-character probabilities), h (N, T, H),
+    next_state (carries on to the next chunk) and a cache for char_model_loss.
+    """
+    _check_cell(cell)
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 2:
+        raise ValueError(f"inputs must have shape (N, T), got {inputs.shape}")
+    V = params["Wy"].shape[1]
+    x = one_hot(inputs, V)                                        # (N, T, V)
+    h0, c0 = state
+    if cell == "rnn":
+        h, cache = rnn_forward(x, h0, params["Wx"], params["Wh"], params["b"])
+        next_state = (h[:, -1].copy(), None)
+    else:
+        h, cache = lstm_forward(x, h0, params["Wx"], params["Wh"], params["b"], c0=c0)
+        next_state = (h[:, -1].copy(), cache["c"][:, -1].copy())
+    N, T, H = h.shape
+    scores = (h.reshape(N * T, H) @ params["Wy"] + params["by"]).reshape(N, T, V)   # scores_t = h_t @ Wy + by
+    return scores, h, next_state, cache
+
+
+def char_model_loss(params, inputs, targets, state, cell="rnn"):
+    """Loss and gradients on one chunk of text.
+
+    inputs, targets (N, T): character ids, targets[:, t] = inputs[:, t + 1] in the text;
+    state: (h0, c0) from zero_state or from the previous chunk.
+    Returns (loss, grads, next_state): grads has the keys of params; next_state carries on.
+    """
+    targets = np.asarray(targets)
+    if np.shape(inputs) != targets.shape:
+        raise ValueError(f"inputs and targets must have the same shape (N, T); "
+                         f"got {np.shape(inputs)} and {targets.shape}")
+    scores, h, next_state, cache = char_model_forward(params, inputs, state, cell)
+    N, T, V = scores.shape
+    H = h.shape[2]
+    loss, dscores = softmax_cross_entropy(scores, targets)
+    dscores = dscores.reshape(N * T, V)
+    grads = {"Wy": h.reshape(N * T, H).T @ dscores, "by": dscores.sum(axis=0)}   # scores = h @ Wy + by
+    dh = (dscores @ params["Wy"].T).reshape(N, T, H)
+    backward = rnn_backward if cell == "rnn" else lstm_backward
+    _, _, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, cache)
+    return loss, grads, next_state
+
+
+def sample_chars(params, prefix_ids, length, rng=0, temperature=1.0, cell="rnn", state=None):
+    """Generate `length` character ids after reading prefix_ids (at least one id).
+
+    state: (h, c) for one stream to start from (zero_state(params, 1) if None).
+
+    Lower temperature sharpens the distribution (more likely, more repetitive text); higher
+    temperature flattens it (more surprising, more mistakes). Returns an int array (length,).
+    """
+    _check_cell(cell)
+    check_positive("temperature", temperature)
+    rng = _as_rng(rng)
+    prefix_ids = np.asarray(prefix_ids)
+    if prefix_ids.ndim != 1 or prefix_ids.size == 0:
+        raise ValueError("prefix_ids must be a non-empty 1-d array of character ids")
+    V = params["Wy"].shape[1]
+    h, c = zero_state(params, 1) if state is None else state
+    out = np.empty(length, dtype=np.int64)
+
+    def step(char_id, h, c):
+        x = one_hot(np.array([char_id]), V)
+        if cell == "rnn":
+            return rnn_step_forward(x, h, params["Wx"], params["Wh"], params["b"])[0], None
+        return lstm_step_forward(x, h, c, params["Wx"], params["Wh"], params["b"])[:2]
+
+    for char_id in prefix_ids:                                     # warm the state up on the prefix
+        h, c = step(char_id, h, c)
+    for k in range(length):
+        scores = (h @ params["Wy"] + params["by"])[0] / temperature
+        p = np.exp(scores - scores.max())
+        out[k] = rng.choice(V, p=p / p.sum())                      # draw the next character
+        h, c = step(out[k], h, c)
+    return out
+
+
+def text_streams(ids, N):
+    """Cut a 1-d array of ids into N equal contiguous streams, shape (N, len(ids) // N)."""
+    L = len(ids) // N
+    if L < 2:
+        raise ValueError(f"a text of {len(ids)} characters is too short for {N} streams")
+    return np.asarray(ids[:N * L]).reshape(N, L)
+
+
+def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell="rnn",
+                     optimizer=None, clip=5.0, seed=0, progress=True):
+    """Train a char-level model with truncated BPTT on a 1-d array of character ids.
+
+    ids: the encoded text; V: vocabulary size; batch: number of parallel streams; steps: chunks to train on;
+    optimizer: any rnncore optimizer (default Adagrad(lr=0.1), as min-char-rnn); clip: gradient clipping by value.
+    Returns (params, history): history["loss"] lists the loss of every step.
+    """
+    _check_cell(cell)
+    streams = text_streams(np.asarray(ids), batch)
+    if streams.shape[1] <= seq_len:
+        raise ValueError(f"each of the {batch} streams holds {streams.shape[1]} characters; "
+                         f"seq_len = {seq_len} needs more")
+    optimizer = optimizer or Adagrad(lr=0.1)
+    params = init_char_model(V, hidden, cell, rng=seed)
+    opt_state = optimizer.init(params)
+    state, pos, history = zero_state(params, batch), 0, {"loss": []}
+    bar = _progress(steps, progress)
+    for _ in range(steps):
+        if pos + seq_len + 1 > streams.shape[1]:                   # end of the text: start again, forget
+            state, pos = zero_state(params, batch), 0
+        inputs = streams[:, pos:pos + seq_len]
+        targets = streams[:, pos + 1:pos + seq_len + 1]
+        step_out = {}
+
+        def grad_fn(p):
+            loss, grads, step_out["state"] = char_model_loss(p, inputs, targets, state, cell)
+            history["loss"].append(loss)
+            return clip_by_value(grads, clip) if clip else grads
+        params, opt_state = optimizer.step(params, grad_fn, opt_state)
+        state, pos = step_out["state"], pos + seq_len                 # carry the state to the next chunk
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    return params, history
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc="training", unit="chunk")

@@ -1,0 +1,108 @@
+"""The instructor's pipeline end to end on the bundled honest samples (python -m autograder grade)."""
+import shutil
+
+import pytest
+
+from autograder import course, grade, sandbox
+from autograder.sample_submissions import HONEST, honest_samples, graded_cells
+from grading import (assert_sample_graded_as_specified, feedback_text, grades_by_submission, problem_kinds,
+                     run_grading)
+
+pytestmark = pytest.mark.slow
+SAMPLES = honest_samples()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """All honest samples graded once, two at a time, with a 10 s cell timeout."""
+    out = tmp_path_factory.mktemp("graded")
+    summary = run_grading(HONEST, out, jobs=2, timeout=10)
+    return out, summary
+
+
+@pytest.mark.parametrize("student", sorted(SAMPLES))
+def test_each_sample_gets_exactly_the_grades_it_deserves(graded, student):
+    """Does every test cell score what the sample's design says, with the expected problems reported?"""
+    out, _ = graded
+    assert_sample_graded_as_specified(out, student, SAMPLES[student])
+
+
+def test_clean_submissions_report_no_problems(graded):
+    """Are the perfect and the warning-emitting submissions free of reported problems (warnings cost nothing)?"""
+    out, _ = graded
+    for student in ("perfect", "warns", "partly_wrong", "untouched"):
+        for assignment in SAMPLES[student].notebooks:
+            assert problem_kinds(out, student, assignment) == set(), (student, assignment)
+
+
+def test_outputs_are_complete(graded):
+    """Is there a CSV row, a feedback page and a report entry for every submission, and a column per part?"""
+    out, summary = graded
+    expected = {(s, a) for s, sample in SAMPLES.items() for a in sample.notebooks}
+    rows = grades_by_submission(out)
+    assert set(rows) == expected
+    assert {(s["student"], s["assignment"]) for s in summary["submissions"]} == expected
+    header = (out / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["student_id", "assignment", "score", "max_score"]
+    for assignment in course.assignment_ids():
+        assert {g for g, _ in graded_cells(assignment)} <= set(header)
+    for student, assignment in expected - {("malformed_json", "a1_neuron")}:
+        assert (out / "feedback" / student / assignment / f"{assignment}.html").exists()
+
+
+def test_feedback_shows_results_but_not_hidden_tests(graded):
+    """Does the feedback name the failing output and keep the hidden tests hidden?"""
+    out, _ = graded
+    text = feedback_text(out, "edited_test_cell", "a1_neuron")
+    assert "dense_forward" in text and "BEGIN HIDDEN TESTS" not in text and "fresh_rng()" not in text
+
+
+def test_rerun_is_idempotent_and_a_late_submission_is_graded_alone(graded, tmp_path):
+    """Does re-grading the same folder change nothing, and does one late submission cost one grading?"""
+    out, _ = graded
+    before = (out / "grades.csv").read_text()
+    again = run_grading(HONEST, out, jobs=2, timeout=10)
+    assert again["graded_now"] == 0 and (out / "grades.csv").read_text() == before
+    late = tmp_path / "with_late"
+    shutil.copytree(HONEST, late)
+    shutil.copytree(HONEST / "perfect" / "a1_neuron", late / "late_student" / "a1_neuron")
+    summary = run_grading(late, out, jobs=2, timeout=10)
+    assert summary["graded_now"] == 1
+    rows = grades_by_submission(out)
+    assert rows[("late_student", "a1_neuron")]["score"] == 100.0
+    old_rows = before.splitlines()
+    new_rows = [line for line in (out / "grades.csv").read_text().splitlines() if not line.startswith("late_student,")]
+    assert new_rows == old_rows
+
+def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
+    """Is a zip graded like the folder, into the gradebook named by --db-url?"""
+    folder = tmp_path / "subs"
+    for student in ("partly_wrong", "raises"):
+        shutil.copytree(HONEST / student, folder / student)
+    archive = shutil.make_archive(str(tmp_path / "subs"), "zip", folder)
+    db = tmp_path / "elsewhere" / "course.db"
+    db.parent.mkdir()
+    run_grading(archive, tmp_path / "out", jobs=2, timeout=10, db_url=f"sqlite:///{db}")
+    assert db.exists() and not (tmp_path / "out" / "gradebook.db").exists()
+    rows = grades_by_submission(tmp_path / "out")
+    for student in ("partly_wrong", "raises"):
+        assert rows[(student, "a1_neuron")]["score"] == sum(SAMPLES[student].expected_scores("a1_neuron").values())
+
+
+def test_a_grader_crash_is_recorded_as_a_problem_not_lost(tmp_path):
+    """If the grading process itself fails, is the submission still recorded (0, grader-error) for review?"""
+    job = {"student": "s", "assignment": "a1_neuron", "key": "k", "notebooks": {}, "workdir": str(tmp_path / "w"),
+           "template_db": str(tmp_path / "missing.db"), "timeout": 5, "limits": {}, "sandbox": {"enabled": False},
+           "hide": [], "feedback_dir": str(tmp_path / "fb"), "result": str(tmp_path / "w" / "result.json")}
+    result = grade.run_worker(job, wall_timeout=60)
+    assert result["grades"] == [] and [p["kind"] for p in result["problems"]] == ["grader-error"]
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
+    """Does grade refuse loudly when protections are missing, and go on only with --allow-unsandboxed?"""
+    monkeypatch.setattr(sandbox, "probe", lambda scratch: sandbox.Probe(missing=["bubblewrap is not installed"]))
+    settings = grade.Settings(out=tmp_path, allow_unsandboxed=False, progress=False)
+    with pytest.raises(grade.SandboxUnavailable, match="(?s)REFUSING TO GRADE.*bubblewrap"):
+        grade.grade(HONEST, settings)
+    settings.allow_unsandboxed = True
+    assert grade.check_sandbox(settings).missing == ["bubblewrap is not installed"]
