@@ -16,14 +16,15 @@ def _as_float(x):
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
-def sigmoid(x):
+def sigmoid(x, out=None):
     """Logistic function 1 / (1 + exp(-x)), exact to the last digits for any x, no warnings.
 
+    out: optional array to write the result into (it may be x itself).
     For x < -709, exp(-x) overflows to inf and 1 / inf = 0 is the right answer, so the overflow
     is silenced rather than avoided (avoiding it costs a second pass over the array).
     """
     x = _as_float(x)
-    out = np.negative(x, out=np.empty_like(x))
+    out = np.negative(x, out=np.empty_like(x) if out is None else out)
     with np.errstate(over="ignore"):
         np.exp(out, out=out)                      # e^-x; inf for very negative x
     out += 1

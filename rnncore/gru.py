@@ -18,6 +18,7 @@ returns the gradients in the order of the forward's arguments.
 """
 import numpy as np
 
+from ._steps import batch_first, step_major_rows
 from ._validate import check_cell_args, check_upstream
 from .activations import sigmoid
 
@@ -76,34 +77,40 @@ def gru_forward(x, h0, Wx, Wh, b, reset_after=False):
     """Run a GRU over a whole sequence.
 
     x (N, T, D); h0 (N, H); Wx (D, 3H); Wh (H, 3H); b (3H,); reset_after: where r acts (see module).
-    Returns h (N, T, H), the hidden state of every step, and a cache for gru_backward.
+    Returns h (N, T, H), the hidden state of every step, and a cache for gru_backward;
+    cache["gates"] (N, T, 3H) holds every z, r, n.
     """
     N, T, D, H = check_cell_args(x, h0, Wx, Wh, b, gates=3, sequence=True)
-    gates = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 3 * H)   # input projections of every step
-    h = np.empty((N, T, H), dtype=h0.dtype)
-    hW_n = np.empty((N, T, H), dtype=h0.dtype) if reset_after else None
+    xs = step_major_rows(x)                               # (T N, D), step by step (see _steps.py)
+    gates = (xs @ Wx).reshape(T, N, 3 * H)                # input projections of every step at once
+    gates += b
+    hs = np.empty((T + 1, N, H), dtype=h0.dtype)          # hs[0] = h0, hs[t + 1] = h_t
+    hs[0] = h0
+    hW_n = np.empty((T, N, H), dtype=h0.dtype) if reset_after else None    # h_{t-1} @ Wh_n
+    hW = np.empty((N, 3 * H), dtype=h0.dtype)
     Wh_zr, Wh_n = Wh[:, :2 * H], Wh[:, 2 * H:]
-    prev_h = h0
     for t in range(T):
-        a = gates[:, t]                                           # overwritten with z, r, n
+        a = gates[t]                                      # becomes z, r, n of step t, in place
         a_zr, a_n = a[:, :2 * H], a[:, 2 * H:]
         if reset_after:
-            hW = prev_h @ Wh                                      # one product for all three gates
+            np.matmul(hs[t], Wh, out=hW)                  # one product for all three gates
             a_zr += hW[:, :2 * H]
-            hW_n[:, t] = hW[:, 2 * H:]
+            hW_n[t] = hW[:, 2 * H:]
         else:
-            a_zr += prev_h @ Wh_zr
-        a_zr[:] = sigmoid(a_zr)
+            a_zr += hs[t] @ Wh_zr
+        sigmoid(a_zr, out=a_zr)                           # z, r
         z, r = a[:, :H], a[:, H:2 * H]
         if reset_after:
-            a_n += r * hW_n[:, t]                                 # a_n = x @ Wx_n + b_n + r * (h @ Wh_n)
+            a_n += r * hW_n[t]                            # a_n = x @ Wx_n + b_n + r * (h @ Wh_n)
         else:
-            a_n += (r * prev_h) @ Wh_n                            # a_n = x @ Wx_n + b_n + (r * h) @ Wh_n
-        np.tanh(a_n, out=a_n)
-        h[:, t] = a_n + z * (prev_h - a_n)                        # (1 - z) * n + z * h_{t-1}
-        prev_h = h[:, t]
-    cache = {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "gates": gates, "hW_n": hW_n, "h": h,
-             "reset_after": reset_after}
+            a_n += (r * hs[t]) @ Wh_n                     # a_n = x @ Wx_n + b_n + (r * h) @ Wh_n
+        np.tanh(a_n, out=a_n)                             # n
+        np.subtract(hs[t], a_n, out=hs[t + 1])
+        hs[t + 1] *= z
+        hs[t + 1] += a_n                                  # h_t = n + z * (h_{t-1} - n) = (1 - z) n + z h_{t-1}
+    h = batch_first(hs[1:])
+    cache = {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "h": h, "gates": batch_first(gates),
+             "xs": xs, "hs": hs, "hW_n": hW_n, "reset_after": reset_after}
     return h, cache
 
 
@@ -113,42 +120,41 @@ def gru_backward(dh, cache):
     dh (N, T, H): the loss gradient of every h_t.
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,).
     """
-    x, h0, Wx, Wh, gates, hW_n, h = (cache[k] for k in ("x", "h0", "Wx", "Wh", "gates", "hW_n", "h"))
+    x, h0, Wx, Wh, xs, hs, hW_n = (cache[k] for k in ("x", "h0", "Wx", "Wh", "xs", "hs", "hW_n"))
     reset_after = cache["reset_after"]
-    N, T, H = h.shape
-    dh = check_upstream("dh", dh, h.shape, h.dtype)
+    gates = batch_first(cache["gates"])                   # (T, N, 3H) again
+    T, N, H = gates.shape[0], x.shape[0], h0.shape[1]
+    dh = batch_first(check_upstream("dh", dh, (N, T, H), hs.dtype))    # (T, N, H)
     Wh_zr, Wh_n = Wh[:, :2 * H], Wh[:, 2 * H:]
-    da = np.empty_like(gates)                     # gradients of the input-side pre-activations a_z, a_r, a_n
+    da = np.empty_like(gates)                             # gradients of the input-side pre-activations a_z, a_r, a_n
     dhW = np.empty_like(gates) if reset_after else None   # gradients of h_{t-1} @ Wh (reset after)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
     dprev_h = np.zeros_like(h0)
     for t in reversed(range(T)):
-        z, r, n = np.split(gates[:, t], 3, axis=1)
-        prev_h = h_prev[:, t]
-        dh_t = dh[:, t] + dprev_h                 # h_t feeds the loss at t and step t + 1
-        da_z, da_r, da_n = np.split(da[:, t], 3, axis=1)
-        np.multiply(dh_t * (1 - z), 1 - n * n, out=da_n)            # h_t = (1 - z) n + z h_{t-1}; n = tanh(a_n)
-        np.multiply(dh_t * (prev_h - n), z * (1 - z), out=da_z)     # z = sigmoid(a_z)
+        a, d, prev_h = gates[t], da[t], hs[t]
+        z, r, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        dh_t = dh[t] + dprev_h                            # h_t feeds the loss at t and step t + 1
+        np.multiply(dh_t * (1 - z), 1 - n * n, out=d[:, 2 * H:])          # h_t = (1 - z) n + z h_{t-1}; n = tanh(a_n)
+        np.multiply(dh_t * (prev_h - n), z * (1 - z), out=d[:, :H])       # z = sigmoid(a_z)
+        da_n = d[:, 2 * H:]
         dprev_h = dh_t * z
-        if reset_after:                            # a_n = ... + r * (h_{t-1} @ Wh_n)
-            np.multiply(da_n * hW_n[:, t], r * (1 - r), out=da_r)   # r = sigmoid(a_r)
-            dhW[:, t, :2 * H] = da[:, t, :2 * H]
-            np.multiply(da_n, r, out=dhW[:, t, 2 * H:])
-            dprev_h += dhW[:, t] @ Wh.T                              # hW = h_{t-1} @ Wh, all gates
-        else:                                      # a_n = ... + (r * h_{t-1}) @ Wh_n
+        if reset_after:                                   # a_n = ... + r * (h_{t-1} @ Wh_n)
+            np.multiply(da_n * hW_n[t], r * (1 - r), out=d[:, H:2 * H])   # r = sigmoid(a_r)
+            dhW[t, :, :2 * H] = d[:, :2 * H]
+            np.multiply(da_n, r, out=dhW[t, :, 2 * H:])
+            dprev_h += dhW[t] @ Wh.T                      # hW = h_{t-1} @ Wh, all gates
+        else:                                             # a_n = ... + (r * h_{t-1}) @ Wh_n
             drh = da_n @ Wh_n.T
-            np.multiply(drh * prev_h, r * (1 - r), out=da_r)         # r = sigmoid(a_r)
+            np.multiply(drh * prev_h, r * (1 - r), out=d[:, H:2 * H])     # r = sigmoid(a_r)
             dprev_h += drh * r
-            dprev_h += da[:, t, :2 * H] @ Wh_zr.T                    # a_zr = ... + h_{t-1} @ Wh_zr
-    da_flat = da.reshape(N * T, 3 * H)
-    h_prev_flat = h_prev.reshape(N * T, H)
-    dx = (da_flat @ Wx.T).reshape(x.shape)                           # a = x_t @ Wx + b
-    dWx = x.reshape(N * T, -1).T @ da_flat
+            dprev_h += d[:, :2 * H] @ Wh_zr.T             # a_zr = ... + h_{t-1} @ Wh_zr
+    da = da.reshape(T * N, 3 * H)
+    h_prev = hs[:-1].reshape(T * N, H)
+    dx = batch_first((da @ Wx.T).reshape(T, N, -1))       # a = x_t @ Wx + b
+    dWx = xs.T @ da
     if reset_after:
-        dWh = h_prev_flat.T @ dhW.reshape(N * T, 3 * H)
+        dWh = h_prev.T @ dhW.reshape(T * N, 3 * H)
     else:
-        rh = gates[:, :, H:2 * H] * h_prev                           # r_t * h_{t-1}
-        dWh = np.concatenate([h_prev_flat.T @ da_flat[:, :2 * H],
-                              rh.reshape(N * T, H).T @ da_flat[:, 2 * H:]], axis=1)
-    db = da_flat.sum(axis=0)
+        rh = gates[:, :, H:2 * H].reshape(T * N, H) * h_prev    # r_t * h_{t-1}
+        dWh = np.concatenate([h_prev.T @ da[:, :2 * H], rh.T @ da[:, 2 * H:]], axis=1)
+    db = da.sum(axis=0)
     return dx, dprev_h, dWx, dWh, db

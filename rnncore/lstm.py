@@ -15,6 +15,7 @@ returns the gradients in the order of the forward's arguments.
 """
 import numpy as np
 
+from ._steps import batch_first, step_major_rows
 from ._validate import as_float_array, check_cell_args, check_shape, check_upstream
 from .activations import sigmoid
 
@@ -70,25 +71,33 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
 
     x (N, T, D); h0 (N, H); Wx (D, 4H); Wh (H, 4H); b (4H,); c0 (N, H), zero if None.
     Returns h (N, T, H), the hidden state of every step, and a cache for lstm_backward;
-    cache["c"] (N, T, H) holds every cell state (cache["c"][:, -1] carries on to a next chunk).
+    cache["c"] (N, T, H) holds every cell state (cache["c"][:, -1] carries on to a next chunk)
+    and cache["gates"] (N, T, 4H) every i, f, o, g.
     """
     N, T, D, H = check_cell_args(x, h0, Wx, Wh, b, gates=4, sequence=True)
     if c0 is None:
         c0 = np.zeros_like(h0)
     check_shape("c0", as_float_array("c0", c0), (N, H), "like h0", label="(N, H)")
-    gates = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)   # input projections of every step
-    h, c, tanh_c = (np.empty((N, T, H), dtype=h0.dtype) for _ in range(3))
-    prev_h, prev_c = h0, c0
+    xs = step_major_rows(x)                               # (T N, D), step by step (see _steps.py)
+    gates = (xs @ Wx).reshape(T, N, 4 * H)                # input projections of every step at once
+    gates += b
+    hs, cs = (np.empty((T + 1, N, H), dtype=h0.dtype) for _ in range(2))   # [0] is h0, c0; [t + 1] is step t
+    hs[0], cs[0] = h0, c0
+    tanh_c = np.empty((T, N, H), dtype=h0.dtype)
+    hWh = np.empty((N, 4 * H), dtype=h0.dtype)
     for t in range(T):
-        a = gates[:, t]
-        a += prev_h @ Wh                                  # a_t = x_t @ Wx + b + h_{t-1} @ Wh
-        a[:] = _gates(a, H)                               # gates[:, t] now holds i, f, o, g
-        i, f, o, g = np.split(a, 4, axis=1)
-        c[:, t] = f * prev_c + i * g
-        np.tanh(c[:, t], out=tanh_c[:, t])
-        h[:, t] = o * tanh_c[:, t]
-        prev_h, prev_c = h[:, t], c[:, t]
-    cache = {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "gates": gates, "c": c, "tanh_c": tanh_c, "h": h}
+        a = gates[t]                                      # becomes i, f, o, g of step t, in place
+        a += np.matmul(hs[t], Wh, out=hWh)                # a_t = x_t @ Wx + b + h_{t-1} @ Wh
+        sigmoid(a[:, :3 * H], out=a[:, :3 * H])           # i, f, o
+        np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])           # g
+        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        cs[t + 1] += i * g                                # c_t = f * c_{t-1} + i * g
+        np.tanh(cs[t + 1], out=tanh_c[t])
+        np.multiply(o, tanh_c[t], out=hs[t + 1])          # h_t = o * tanh(c_t)
+    h = batch_first(hs[1:])
+    cache = {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "h": h, "c": batch_first(cs[1:]),
+             "gates": batch_first(gates), "xs": xs, "hs": hs, "cs": cs, "tanh_c": tanh_c}
     return h, cache
 
 
@@ -99,27 +108,30 @@ def lstm_backward(dh, cache):
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     x, h0, c0, Wx, Wh = cache["x"], cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
-    gates, c, tanh_c, h = cache["gates"], cache["c"], cache["tanh_c"], cache["h"]
-    N, T, H = h.shape
-    dh = check_upstream("dh", dh, h.shape, h.dtype)
+    xs, hs, cs, tanh_c = cache["xs"], cache["hs"], cache["cs"], cache["tanh_c"]
+    gates = batch_first(cache["gates"])                   # (T, N, 4H) again
+    T, N, H = tanh_c.shape
+    dh = batch_first(check_upstream("dh", dh, (N, T, H), hs.dtype))    # (T, N, H)
     da = np.empty_like(gates)                             # gradients of the pre-activations a_t
     dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(c0)
     for t in reversed(range(T)):
-        i, f, o, g = np.split(gates[:, t], 4, axis=1)
-        prev_c = c[:, t - 1] if t > 0 else c0
-        dh_t = dh[:, t] + dprev_h                         # h_t feeds the loss at t and step t + 1
-        dc = dprev_c + dh_t * o * (1 - tanh_c[:, t] ** 2) # h_t = o * tanh(c_t)
-        da_i, da_f, da_o, da_g = np.split(da[:, t], 4, axis=1)
-        np.multiply(dc * g, i * (1 - i), out=da_i)        # c_t = f * c_{t-1} + i * g; i = sigmoid(a_i)
-        np.multiply(dc * prev_c, f * (1 - f), out=da_f)   # f = sigmoid(a_f)
-        np.multiply(dh_t * tanh_c[:, t], o * (1 - o), out=da_o)   # o = sigmoid(a_o)
-        np.multiply(dc * i, 1 - g * g, out=da_g)          # g = tanh(a_g)
+        a, d = gates[t], da[t]
+        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        dh_t = dh[t] + dprev_h                            # h_t feeds the loss at t and step t + 1
+        dc = dh_t * o * (1 - tanh_c[t] ** 2)              # h_t = o * tanh(c_t)
+        dc += dprev_c                                     # c_t also feeds c_{t+1}
+        np.multiply(dc, g, out=d[:, :H])                  # c_t = f * c_{t-1} + i * g
+        np.multiply(dc, cs[t], out=d[:, H:2 * H])
+        np.multiply(dh_t, tanh_c[t], out=d[:, 2 * H:3 * H])       # h_t = o * tanh(c_t)
+        np.multiply(dc, i, out=d[:, 3 * H:])
+        ifo = a[:, :3 * H]
+        d[:, :3 * H] *= ifo * (1 - ifo)                   # i, f, o = sigmoid(a_i, a_f, a_o)
+        d[:, 3 * H:] *= 1 - g * g                         # g = tanh(a_g)
         dprev_c = dc * f                                  # c_t = f * c_{t-1} + ...
-        dprev_h = da[:, t] @ Wh.T                         # a_t = ... + h_{t-1} @ Wh
-    da_flat = da.reshape(N * T, 4 * H)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (da_flat @ Wx.T).reshape(x.shape)                # a_t = x_t @ Wx + ...
-    dWx = x.reshape(N * T, -1).T @ da_flat
-    dWh = h_prev.T @ da_flat
-    db = da_flat.sum(axis=0)
+        dprev_h = d @ Wh.T                                # a_t = ... + h_{t-1} @ Wh
+    da = da.reshape(T * N, 4 * H)
+    dx = batch_first((da @ Wx.T).reshape(T, N, -1))       # a_t = x_t @ Wx + h_{t-1} @ Wh + b
+    dWx = xs.T @ da
+    dWh = hs[:-1].reshape(T * N, H).T @ da
+    db = da.sum(axis=0)
     return dx, dprev_h, dWx, dWh, db

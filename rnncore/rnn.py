@@ -17,6 +17,7 @@ the backward loop. Only prev_h @ Wh (forward) and dz @ Wh.T (backward) stay insi
 """
 import numpy as np
 
+from ._steps import batch_first, step_major_rows
 from ._validate import check_cell_args, check_upstream
 
 
@@ -52,14 +53,17 @@ def rnn_forward(x, h0, Wx, Wh, b):
     Returns h (N, T, H), the hidden state of every step, and a cache for rnn_backward.
     """
     N, T, D, H = check_cell_args(x, h0, Wx, Wh, b, sequence=True)
-    h = (x.reshape(N * T, D) @ Wx).reshape(N, T, H)     # input projections of every step
-    h += b                                               # h holds z_t until step t overwrites it
-    prev_h = h0
+    xs = step_major_rows(x)                              # (T N, D), step by step (see _steps.py)
+    hs = np.empty((T + 1, N, H), dtype=h0.dtype)         # hs[0] = h0, hs[t + 1] = h_t
+    hs[0] = h0
+    np.matmul(xs, Wx, out=hs[1:].reshape(T * N, H))      # input projections of every step at once
+    hs[1:] += b                                          # hs[t + 1] holds z_t until step t overwrites it
     for t in range(T):
-        z = h[:, t]
-        z += prev_h @ Wh                                 # z_t = x_t @ Wx + b + h_{t-1} @ Wh
-        prev_h = np.tanh(z, out=z)                       # h_t = tanh(z_t), written in place of z_t
-    return h, {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "h": h}
+        z = hs[t + 1]
+        z += hs[t] @ Wh                                  # z_t = x_t @ Wx + b + h_{t-1} @ Wh
+        np.tanh(z, out=z)                                # h_t = tanh(z_t), written in place of z_t
+    h = batch_first(hs[1:])
+    return h, {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "h": h, "xs": xs, "hs": hs}
 
 
 def rnn_backward(dh, cache):
@@ -68,19 +72,17 @@ def rnn_backward(dh, cache):
     dh (N, T, H): the loss gradient of every h_t (zero where a step feeds no loss).
     Returns dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    x, h0, Wx, Wh, h = cache["x"], cache["h0"], cache["Wx"], cache["Wh"], cache["h"]
-    N, T, H = h.shape
-    dh = check_upstream("dh", dh, h.shape, h.dtype)
-    dz = 1 - h * h                                       # tanh'(z_t) = 1 - h_t^2, for all t at once
+    x, h0, Wx, Wh, xs, hs = (cache[k] for k in ("x", "h0", "Wx", "Wh", "xs", "hs"))
+    T, N, H = hs.shape[0] - 1, x.shape[0], h0.shape[1]
+    dh = batch_first(check_upstream("dh", dh, (N, T, H), hs.dtype))    # (T, N, H)
+    dz = 1 - hs[1:] ** 2                                 # tanh'(z_t) = 1 - h_t^2, for all t at once
     dprev_h = np.zeros_like(h0)
     for t in reversed(range(T)):
-        dz_t = dz[:, t]
-        dz_t *= dh[:, t] + dprev_h                       # h_t feeds the loss at t and step t + 1
-        dprev_h = dz_t @ Wh.T                            # z_t = ... + h_{t-1} @ Wh
-    dz_flat = dz.reshape(N * T, H)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (dz_flat @ Wx.T).reshape(x.shape)               # z_t = x_t @ Wx + ...
-    dWx = x.reshape(N * T, -1).T @ dz_flat
-    dWh = h_prev.T @ dz_flat
-    db = dz_flat.sum(axis=0)
+        dz[t] *= dh[t] + dprev_h                         # h_t feeds the loss at t and step t + 1
+        dprev_h = dz[t] @ Wh.T                           # z_t = ... + h_{t-1} @ Wh
+    dz = dz.reshape(T * N, H)
+    dx = batch_first((dz @ Wx.T).reshape(T, N, -1))      # z_t = x_t @ Wx + h_{t-1} @ Wh + b
+    dWx = xs.T @ dz
+    dWh = hs[:-1].reshape(T * N, H).T @ dz
+    db = dz.sum(axis=0)
     return dx, dprev_h, dWx, dWh, db
