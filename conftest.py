@@ -1,10 +1,19 @@
 """Shared pytest setup.
 
+Kernels started by nbval inherit the environment set here.
+
 nbval compares every stored output of a lecture notebook, stderr included. stderr carries
 warnings with temporary paths and library versions that change from run to run, so it is
 left out of the comparison; stdout, results and figures are still compared.
 """
+import os
+
 import nbval.plugin
+
+# The same reproducible numerics as `make lectures` used to store the outputs (see the Makefile).
+for _name, _value in {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Haswell",
+                      "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}.items():
+    os.environ.setdefault(_name, _value)
 
 _compare_streams = nbval.plugin.transform_streams_for_comparison
 

@@ -72,7 +72,7 @@ def graded_cells(assignment):
 
 def add_cell(nb, code):
     """Append a code cell of the student's own (no nbgrader metadata), as students may."""
-    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nb.cells.append(nbformat.v4.new_code_cell(code, id=f"student-cell-{len(nb.cells)}"))   # a stable id
     return nb
 
 

@@ -1,6 +1,4 @@
 """The checks that run before a submission's code does: notebooks, locked cells, suspicious code."""
-import json
-
 import nbformat
 import pytest
 
@@ -47,7 +45,7 @@ def test_missing_notebook_is_reported(tmp_path):
 def test_deleted_and_edited_test_cells_are_detected(release):
     """Does removing one test cell and weakening another give one deleted and one edited report?"""
     tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    submission = nbformat.from_dict(json.loads(nbformat.writes(release)))
+    submission = nbformat.reads(nbformat.writes(release), as_version=4)
     submission.cells = [c for c in submission.cells
                         if c.metadata.get("nbgrader", {}).get("grade_id") != tests[0].metadata.nbgrader.grade_id]
     for cell in submission.cells:

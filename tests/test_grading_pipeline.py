@@ -16,7 +16,7 @@ SAMPLES = honest_samples()
 def graded(tmp_path_factory):
     """All honest samples graded once, two at a time, with a 10 s cell timeout."""
     out = tmp_path_factory.mktemp("graded")
-    summary = run_grading(HONEST, out, jobs=2, timeout=10)
+    summary = run_grading(HONEST, out, jobs=2, timeout=15)
     return out, summary
 
 
@@ -61,12 +61,12 @@ def test_rerun_is_idempotent_and_a_late_submission_is_graded_alone(graded, tmp_p
     """Does re-grading the same folder change nothing, and does one late submission cost one grading?"""
     out, _ = graded
     before = (out / "grades.csv").read_text()
-    again = run_grading(HONEST, out, jobs=2, timeout=10)
+    again = run_grading(HONEST, out, jobs=2, timeout=15)
     assert again["graded_now"] == 0 and (out / "grades.csv").read_text() == before
     late = tmp_path / "with_late"
     shutil.copytree(HONEST, late)
     shutil.copytree(HONEST / "perfect" / "a1_neuron", late / "late_student" / "a1_neuron")
-    summary = run_grading(late, out, jobs=2, timeout=10)
+    summary = run_grading(late, out, jobs=2, timeout=15)
     assert summary["graded_now"] == 1
     rows = grades_by_submission(out)
     assert rows[("late_student", "a1_neuron")]["score"] == 100.0
@@ -82,7 +82,7 @@ def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
     archive = shutil.make_archive(str(tmp_path / "subs"), "zip", folder)
     db = tmp_path / "elsewhere" / "course.db"
     db.parent.mkdir()
-    run_grading(archive, tmp_path / "out", jobs=2, timeout=10, db_url=f"sqlite:///{db}")
+    run_grading(archive, tmp_path / "out", jobs=2, timeout=15, db_url=f"sqlite:///{db}")
     assert db.exists() and not (tmp_path / "out" / "gradebook.db").exists()
     rows = grades_by_submission(tmp_path / "out")
     for student in ("partly_wrong", "raises"):
