@@ -14,16 +14,17 @@ Output folder:
 """
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import build, collect, course, gradebook, precheck, sandbox
+from . import build, collect, course, gradebook, precheck, sandbox, worker
 
 GRADER_VERSION = "1"                     # bump when grading itself changes, to invalidate cached results
 
@@ -107,27 +108,31 @@ def _job_timeout(assignment, timeout):
     return 120 + cells * (timeout + 5)             # a ceiling that the per-cell limits always reach first
 
 
-def run_worker(job, wall_timeout):
+def worker_processes():
+    """Child processes forked from a server that has imported nbgrader once (importing it takes seconds)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["autograder.worker"])
+    return context
+
+
+def run_worker(job, wall_timeout, processes=None):
     """Run one job in a child process; any failure becomes a grader-error result, never a lost grade."""
-    job_file = Path(job["workdir"]) / "job.json"
-    job_file.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(job["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    job_file, log = workdir / "job.json", workdir / "worker.log"
     job_file.write_text(json.dumps(job))
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    log = Path(job["workdir"]) / "worker.log"
-    with open(log, "w") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)], stdout=log_file,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        try:
-            proc.wait(timeout=wall_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+    proc = (processes or worker_processes()).Process(target=worker.run_job, args=(str(job_file), str(log)))
+    proc.start()
+    proc.join(wall_timeout)
+    if proc.is_alive():                                       # stop the worker and its kernel together
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.join()
     result_file = Path(job["result"])
     if result_file.exists():
         return json.loads(result_file.read_text())
     tail = log.read_text()[-1500:] if log.exists() else ""
-    reason = (f"grading did not finish within {wall_timeout} s" if proc.returncode == -9
-              else f"the grading process exited with code {proc.returncode}")
+    reason = (f"grading did not finish within {wall_timeout} s" if proc.exitcode == -signal.SIGKILL
+              else f"the grading process exited with code {proc.exitcode}")
     return {"student": job["student"], "assignment": job["assignment"], "key": job["key"], "grades": [],
             "problems": [{"kind": "grader-error", "detail": f"{reason}; recorded as 0 for review. {tail}"}]}
 
@@ -182,8 +187,10 @@ def grade(source, settings):
         job.update(template_db=str(template), hide=hide,
                    sandbox={"enabled": probe.bwrap != "", "cgroup_root": probe.cgroup_root})
     finished = [dict(r) for r in ready]
+    processes = worker_processes()
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        futures = {pool.submit(run_worker, job, _job_timeout(job["assignment"], settings.timeout)): job for job in jobs}
+        futures = {pool.submit(run_worker, job, _job_timeout(job["assignment"], settings.timeout), processes): job
+                   for job in jobs}
         bar = _progress(len(futures), settings.progress)
         for future in as_completed(futures):
             job = futures[future]

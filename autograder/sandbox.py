@@ -168,17 +168,18 @@ def write_kernelspec(kernels_dir, work, hide, limits, cgroup_root="", cgroup_nam
     return spec_dir
 
 
-def kernel_config(workdir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name=""):
+def kernel_config(workdir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name="", run_dir=None):
     """Set up the sandboxed kernel for one job and return the traitlets Config that selects it.
 
     Writes the kernelspec under workdir/jupyter (and points JUPYTER_PATH there), and configures
-    jupyter_client to talk to the kernel over Unix sockets in workdir/run.
+    jupyter_client to talk to the kernel over Unix sockets in run_dir. Socket paths are limited
+    to about 100 characters, so run_dir should be short (the caller makes one under /tmp).
     """
     from traitlets.config import Config
     workdir = Path(workdir)
     write_kernelspec(workdir / "jupyter" / "kernels", kernel_cwd, hide, limits, cgroup_root, cgroup_name)
     os.environ["JUPYTER_PATH"] = str(workdir / "jupyter")
-    run_dir = workdir / "run"
+    run_dir = Path(run_dir or workdir / "run")
     run_dir.mkdir(parents=True, exist_ok=True)
     c = Config()
     c.KernelManager.transport = "ipc"                     # the sandbox has no network, only sockets

@@ -1,6 +1,8 @@
 """Grade one submission (one student, one assignment) in a course directory of its own.
 
-Run as `python -m autograder.worker JOB.json`; writes the result JSON named in the job.
+The grading process runs `run_job` in a fresh child per submission (see grade.run_worker);
+`python -m autograder.worker JOB.json LOG` does the same by hand. It writes the result JSON
+named in the job.
 Each job gets a fresh copy of the template gradebook, so workers never share a database;
 the parent process merges the results into the course gradebook one at a time.
 
@@ -11,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from .execute import KERNEL_DIED, NOT_RUN, TIMEOUT, SafeExecute
 from .testing import MARK
 
 
-def configure(job, root, db_url, kernel_cwd, cgroup):
+def configure(job, root, db_url, kernel_cwd, cgroup, run_dir):
     """nbgrader configuration for this job: SafeExecute, and the sandboxed kernel when enabled."""
     config = course.nbgrader_config(root, db_url, timeout=job["timeout"])
     from nbgrader.converters import Autograde
@@ -28,7 +31,7 @@ def configure(job, root, db_url, kernel_cwd, cgroup):
                                                 for p in Autograde.class_traits()["autograde_preprocessors"].default()]
     if job["sandbox"]["enabled"]:
         config.merge(sandbox.kernel_config(job["workdir"], kernel_cwd, job["hide"], sandbox.Limits(**job["limits"]),
-                                           job["sandbox"]["cgroup_root"], cgroup))
+                                           job["sandbox"]["cgroup_root"], cgroup, run_dir))
     return config
 
 
@@ -45,14 +48,16 @@ def grade(job):
         shutil.copyfile(path, submitted / f"{nb_id}.ipynb")
     autograded = root / "autograded" / student / assignment
     cgroup = f"autograder-{os.getpid()}"
-    api = course.api(configure(job, root, f"sqlite:///{db}", autograded, cgroup))
+    run_dir = tempfile.mkdtemp(prefix="rnncourse-")      # kernel sockets: a short path (they allow ~100 characters)
+    api = course.api(configure(job, root, f"sqlite:///{db}", autograded, cgroup, run_dir))
     try:
         run = api.autograde(assignment, student, force=True, create=True)
     finally:
         sandbox.remove_cgroup(job["sandbox"]["cgroup_root"], cgroup)
+        shutil.rmtree(run_dir, ignore_errors=True)
     result = {"student": student, "assignment": assignment, "key": job["key"], "problems": [], "grades": []}
-    if not run["success"]:
-        result["problems"].append({"kind": "grader-error", "detail": _tail(run["error"] or run["log"])})
+    if not run["success"]:                                # nbgrader's log holds the cause, its error only a summary
+        result["problems"].append({"kind": "grader-error", "detail": _tail(run["log"]) + _tail(run["error"], 300)})
         return result
     feedback = api.generate_feedback(assignment, student, force=True)
     if feedback["success"]:
@@ -105,9 +110,18 @@ def _tail(text, n=2000):
     return (text or "")[-n:]
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(Path(argv[0]).read_text())
+def run_job(job_file, log_file):
+    """Grade the job described in job_file, with all output going to log_file; write its result file.
+
+    Runs in a child process of its own (forked from a server that has nbgrader imported already):
+    it leads its own process group, so the parent can stop it and everything it started at once.
+    """
+    os.setpgrp()
+    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")   # for unsandboxed kernels
+    job = json.loads(Path(job_file).read_text())
     course.use_venv_tools()
     try:
         result = grade(job)
@@ -115,8 +129,7 @@ def main(argv=None):
         result = {"student": job["student"], "assignment": job["assignment"], "key": job["key"], "grades": [],
                   "problems": [{"kind": "grader-error", "detail": _tail(traceback.format_exc())}]}
     Path(job["result"]).write_text(json.dumps(result, indent=1))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":                               # python -m autograder.worker JOB.json LOG
+    run_job(sys.argv[1], sys.argv[2])

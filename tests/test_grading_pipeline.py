@@ -1,4 +1,5 @@
 """The instructor's pipeline end to end on the bundled honest samples (python -m autograder grade)."""
+import json
 import shutil
 
 import pytest
@@ -75,8 +76,10 @@ def test_rerun_is_idempotent_and_a_late_submission_is_graded_alone(graded, tmp_p
     assert new_rows == old_rows
 
 def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
-    """Is a zip graded like the folder, into the gradebook named by --db-url?"""
+    """Is a zip graded like the folder, into the gradebook named by --db-url, even under a very long path?"""
+    tmp_path = tmp_path / ("a-rather-long-folder-name-" * 6)          # kernel sockets must not live here
     folder = tmp_path / "subs"
+    folder.mkdir(parents=True)
     for student in ("partly_wrong", "raises"):
         shutil.copytree(HONEST / student, folder / student)
     archive = shutil.make_archive(str(tmp_path / "subs"), "zip", folder)
@@ -85,8 +88,10 @@ def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
     run_grading(archive, tmp_path / "out", jobs=2, timeout=15, db_url=f"sqlite:///{db}")
     assert db.exists() and not (tmp_path / "out" / "gradebook.db").exists()
     rows = grades_by_submission(tmp_path / "out")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
     for student in ("partly_wrong", "raises"):
-        assert rows[(student, "a1_neuron")]["score"] == sum(SAMPLES[student].expected_scores("a1_neuron").values())
+        assert rows[(student, "a1_neuron")]["score"] == sum(SAMPLES[student].expected_scores("a1_neuron").values()), \
+            [p["detail"] for p in report["problems"] if p["student"] == student]
 
 
 def test_a_grader_crash_is_recorded_as_a_problem_not_lost(tmp_path):

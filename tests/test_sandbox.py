@@ -6,6 +6,7 @@ CI, which sets RNNCOURSE_REQUIRE_SANDBOX=1 so that a missing sandbox fails inste
 """
 import os
 import shutil
+import tempfile
 
 import nbformat
 import pytest
@@ -31,14 +32,16 @@ def run_cells(tmp_path, probe, sources, limits=sandbox.Limits(), hide=(), timeou
     """Execute code cells in a fresh sandboxed kernel; returns the executed notebook."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
+    run_dir = tempfile.mkdtemp(prefix="rnncourse-test-")
     config = sandbox.kernel_config(tmp_path / "job", work, [str(h) for h in hide], limits,
-                                   probe.cgroup_root, f"autograder-test-{os.getpid()}")
+                                   probe.cgroup_root, f"autograder-test-{os.getpid()}", run_dir)
     config.Execute.timeout = timeout
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     try:
         SafeExecute(config=config).preprocess(nb, {"metadata": {"path": str(work)}})
     finally:
         sandbox.remove_cgroup(probe.cgroup_root, f"autograder-test-{os.getpid()}")
+        shutil.rmtree(run_dir, ignore_errors=True)
     return nb
 
 
