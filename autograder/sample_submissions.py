@@ -7,11 +7,8 @@ solution (what a perfect student hands in), then changed in one way that the gra
 handle. `honest` samples are what real students produce (mistakes, crashes, renamed files);
 `hostile` samples attack the grader (see autograder/README.md, threat model).
 """
-import json
 import re
 import shutil
-import sys
-from pathlib import Path
 
 import nbformat
 

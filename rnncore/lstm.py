@@ -107,7 +107,7 @@ def lstm_backward(dh, cache):
     dh (N, T, H): the loss gradient of every h_t. (No loss reads c_t directly.)
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    x, h0, c0, Wx, Wh = cache["x"], cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
+    h0, c0, Wx, Wh = cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
     xs, hs, cs, tanh_c = cache["xs"], cache["hs"], cache["cs"], cache["tanh_c"]
     gates = batch_first(cache["gates"])                   # (T, N, 4H) again
     T, N, H = tanh_c.shape

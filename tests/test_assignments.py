@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from autograder import build, course, sample_submissions
-from grading import grades_by_submission, run_grading
+from grading import feedback_text, grades_by_submission, run_grading
 
 ASSIGNMENTS = course.assignment_ids()
 
@@ -128,6 +128,13 @@ def round_trip(tmp_path_factory):
             nbformat.write(nb, str(path))
             expected[(student, assignment)] = {g: (0.0 if g in lost else float(p))
                                                for g, p in sample_submissions.graded_cells(assignment)}
+    wrong_dW = sample_submissions.filled("a1_neuron", {"dense_backward": (
+        "x, W = cache\nreturn dout @ W.T, -(x.T @ dout), dout.sum(axis=0)")})     # the sign of dW flipped
+    path = folder / "wrong_dW" / "a1_neuron" / "a1_neuron.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(wrong_dW, str(path))
+    expected[("wrong_dW", "a1_neuron")] = {g: (0.0 if g == "test_dense_backward" else float(p))
+                                          for g, p in sample_submissions.graded_cells("a1_neuron")}
     out = tmp_path_factory.mktemp("round_trip_out")
     summary = run_grading(folder, out, jobs=2, timeout=60)
     return out, summary, expected
@@ -143,6 +150,17 @@ def test_round_trip(round_trip, student, assignment):
     assert {g: row[g] for g in expected[(student, assignment)]} == expected[(student, assignment)]
     kinds = {p["kind"] for p in summary["problems"] if p["student"] == student and p["assignment"] == assignment}
     assert kinds == set(), kinds
+
+
+@pytest.mark.slow
+def test_a_wrong_gradient_is_named_in_the_feedback(round_trip):
+    """Does a dense_backward with a wrong dW lose only its test, with feedback naming dW and what matches?"""
+    out, _, expected = round_trip
+    row = grades_by_submission(out)[("wrong_dW", "a1_neuron")]
+    assert {g: row[g] for g in expected[("wrong_dW", "a1_neuron")]} == expected[("wrong_dW", "a1_neuron")]
+    text = feedback_text(out, "wrong_dW", "a1_neuron")
+    assert "dense_backward: dW differs from the reference" in text or "dense_backward: dW disagrees" in text
+    assert "dx and db match" in text
 
 
 @pytest.mark.slow

@@ -4,15 +4,15 @@ The samples are in autograder/samples/hostile/ (made by autograder/sample_submis
 each one's expected grades are written down). They are graded together with an honest bystander.
 """
 import hashlib
-import os
 import shutil
 import sqlite3
 
 import pytest
 
-from autograder import course, sandbox
+from autograder import course
 from autograder.sample_submissions import HONEST, HOSTILE, Sample, hostile_samples
-from grading import assert_sample_graded_as_specified, feedback_text, grades_by_submission, run_grading
+from grading import (assert_sample_graded_as_specified, feedback_text, grades_by_submission, require_sandbox,
+                     run_grading)
 
 pytestmark = pytest.mark.slow
 SAMPLES = hostile_samples()
@@ -31,12 +31,7 @@ def _tree_hash(folders):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The hostile samples and one honest bystander, graded in one sandboxed run."""
-    report = sandbox.probe(tmp_path_factory.mktemp("probe"))
-    if not report.complete:
-        message = "sandbox unavailable: " + "; ".join(report.missing)
-        if os.environ.get("RNNCOURSE_REQUIRE_SANDBOX"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_sandbox(tmp_path_factory.mktemp("probe"))
     submissions = tmp_path_factory.mktemp("hostile")
     shutil.copytree(HOSTILE, submissions, dirs_exist_ok=True)
     shutil.copytree(HONEST / "perfect" / "a1_neuron", submissions / "bystander" / "a1_neuron")

@@ -13,19 +13,14 @@ import pytest
 
 from autograder import course, sandbox
 from autograder.execute import KERNEL_DIED, NOT_RUN, SafeExecute
+from grading import require_sandbox
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory):
-    report = sandbox.probe(tmp_path_factory.mktemp("probe"))
-    if not report.complete:
-        message = "sandbox unavailable: " + "; ".join(report.missing)
-        if os.environ.get("RNNCOURSE_REQUIRE_SANDBOX"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return report
+    return require_sandbox(tmp_path_factory.mktemp("probe"))
 
 
 def run_cells(tmp_path, probe, sources, limits=sandbox.Limits(), hide=(), timeout=20):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import rnncore as rc
-from conftest import cell_args, random_sizes
+from conftest import random_sizes
 from torch_mapping import weights_from_torch
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}

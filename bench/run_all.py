@@ -1,0 +1,73 @@
+"""Run every benchmark and keep the results: `make bench`.
+
+Writes docs/benchmarks.json (all numbers, with the machine they were measured on) and
+docs/benchmarks.png (rnncore / PyTorch time ratios); docs/benchmarks.md discusses them.
+Takes about 20 minutes on a 2-core machine.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+
+
+def run(script, *args):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        print(f"\n== {script} {' '.join(args)}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *args, "--json", out.name], check=True)
+        return json.loads(Path(out.name).read_text())
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import numpy
+    import torch
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "torch": torch.__version__, "system": f"{platform.system()} {platform.release()}"}
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    groups = sorted({(r["dtype"], tuple(r["shape"]), r["threads"]) for r in rows})
+    cells = ["rnn", "lstm", "gru"]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(cells)
+    for k, cell in enumerate(cells):
+        ratios = [next(r["ratio"] for r in rows if (r["dtype"], tuple(r["shape"]), r["threads"]) == g and r["cell"] == cell)
+                  for g in groups]
+        ax.bar(np.arange(len(groups)) + (k - 1) * width, ratios, width, label=cell.upper())
+    ax.axhline(1.0, color="black", linewidth=1, linestyle="--", label="as fast as PyTorch")
+    ax.set_xticks(np.arange(len(groups)))
+    ax.set_xticklabels([f"{d}\nN,T,D,H={','.join(map(str, s))}\n{t} thread{'s' if t > 1 else ''}" for d, s, t in groups],
+                       fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("time of rnncore / time of PyTorch (log scale)")
+    ax.set_title("Forward + backward, rnncore vs torch.nn on CPU (below 1: rnncore is faster)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    results = {"machine": machine()}
+    results["rnn_vs_torch"] = run("rnn_vs_torch.py", "--rounds", "5")
+    results["charmodel"] = run("charmodel_vs_minchar.py", "--seconds", "30")
+    results["grading"] = run("grading_throughput.py")
+    results["notebook_ci"] = run("notebook_ci.py")
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "benchmarks.json").write_text(json.dumps(results, indent=1))
+    plot(results["rnn_vs_torch"], DOCS / "benchmarks.png")
+    print(f"\nwrote {DOCS / 'benchmarks.json'} and {DOCS / 'benchmarks.png'}")
+
+
+if __name__ == "__main__":
+    main()
