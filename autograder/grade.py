@@ -141,7 +141,7 @@ def plan(settings, source):
     """Collect and pre-check the submissions. Returns (jobs to run, results known now, problems without a submission)."""
     found, stray = collect.collect(source, settings.out / "staging", settings.assignment or None, settings.lms_regexp)
     orphan_problems = [p.as_dict(s, a) for s, a, p in stray]
-    jobs, ready = [], []
+    jobs, ready, version = [], [], solutions_hash()
     for (student, assignment), files in sorted(found.items()):
         notebooks, problems = precheck.match_notebooks(assignment, files)
         for nb_id, path in notebooks.items():
@@ -151,7 +151,7 @@ def plan(settings, source):
                 problems += precheck.locked_cell_changes(nb, release, nb_id)
             problems += precheck.scan_student_code(nb, nb_id)
         prechecked = [p.as_dict(student, assignment) for p in problems]
-        key = hashlib.sha256(json.dumps([GRADER_VERSION, solutions_hash(), settings.timeout, asdict(settings.limits),
+        key = hashlib.sha256(json.dumps([GRADER_VERSION, version, settings.timeout, asdict(settings.limits),
                                          {k: _hash_files([v]) for k, v in notebooks.items()}]).encode()).hexdigest()
         result_path = settings.out / "results" / student / f"{assignment}.json"
         if result_path.exists():
@@ -186,17 +186,17 @@ def grade(source, settings):
     for job in jobs:
         job.update(template_db=str(template), hide=hide,
                    sandbox={"enabled": probe.bwrap != "", "cgroup_root": probe.cgroup_root})
-    finished = [dict(r) for r in ready]
+    for result in ready:                                           # nothing to run: no notebook to grade
+        keep(settings, db_url, result)
     processes = worker_processes()
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
         futures = {pool.submit(run_worker, job, _job_timeout(job["assignment"], settings.timeout), processes): job
                    for job in jobs}
         bar = _progress(len(futures), settings.progress)
-        for future in as_completed(futures):
+        for future in as_completed(futures):                       # this thread alone writes the gradebook
             job = futures[future]
-            result = future.result()
-            result["prechecks"] = job["prechecks"]
-            finished.append(result)
+            result = {**future.result(), "prechecks": job["prechecks"]}
+            keep(settings, db_url, result)
             if not any(p["kind"] == "grader-error" for p in result["problems"]):
                 shutil.rmtree(job["workdir"], ignore_errors=True)
             if bar:
@@ -204,17 +204,20 @@ def grade(source, settings):
                 bar.set_postfix_str(f"{job['student']}/{job['assignment']}", refresh=False)
         if bar:
             bar.close()
-    for result in finished:                                        # one writer for the gradebook
-        gradebook.record(db_url, result)
-        path = settings.out / "results" / result["student"] / f"{result['assignment']}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
     summary = write_outputs(settings, db_url, orphan_problems)
-    summary["graded_now"] = len(finished)
+    summary["graded_now"] = len(ready) + len(jobs)
     summary["seconds"] = round(time.time() - started, 1)
     summary["sandbox"] = "bubblewrap" if probe.bwrap else "none"
     (settings.out / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     return summary
+
+
+def keep(settings, db_url, result):
+    """Record a result in the gradebook and the results cache as soon as it is known."""
+    gradebook.record(db_url, result)
+    path = settings.out / "results" / result["student"] / f"{result['assignment']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
 
 
 def write_outputs(settings, db_url, orphan_problems):

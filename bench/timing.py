@@ -30,11 +30,27 @@ def thread_env(threads):
     return {**os.environ, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
 
 
-def measure_in_process(script, args, threads):
-    """Run `python script --worker args...` with pinned threads; it prints one JSON line."""
-    out = subprocess.run([sys.executable, script, "--worker", *map(str, args)], env=thread_env(threads),
+def measure_in_process(script, args, threads, env=None):
+    """Run `python script --worker args...` with pinned threads (and extra env); it prints one JSON line."""
+    out = subprocess.run([sys.executable, script, "--worker", *map(str, args)], env={**thread_env(threads), **(env or {})},
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def openblas_core(env=None):
+    """The kernel family OpenBLAS chose on this machine (it prints it with OPENBLAS_VERBOSE=2)."""
+    out = subprocess.run([sys.executable, "-c", "import numpy"], env={**os.environ, **(env or {}), "OPENBLAS_VERBOSE": "2"},
+                         capture_output=True, text=True)
+    return next((line.split(":", 1)[1].strip() for line in (out.stdout + out.stderr).splitlines()
+                 if line.startswith("Core:")), "unknown")
+
+
+def cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f " in f.read()
+    except OSError:
+        return False
 
 
 def alternate(measure_a, measure_b, rounds):

@@ -30,16 +30,15 @@ def gru_step_forward(x, prev_h, Wx, Wh, b, reset_after=False):
     Returns next_h (N, H) and a cache for gru_step_backward.
     """
     H = check_cell_args(x, prev_h, Wx, Wh, b, gates=3)[3]
-    a = x @ Wx + b
-    hW_zr = prev_h @ Wh[:, :2 * H]
-    z, r = np.split(sigmoid(a[:, :2 * H] + hW_zr), 2, axis=1)
+    a = x @ Wx + b                                                   # input side of all three gates
+    z, r = np.split(sigmoid(a[:, :2 * H] + prev_h @ Wh[:, :2 * H]), 2, axis=1)   # update, reset
     if reset_after:
         hW_n = prev_h @ Wh[:, 2 * H:]
-        n = np.tanh(a[:, 2 * H:] + r * hW_n)
+        n = np.tanh(a[:, 2 * H:] + r * hW_n)                         # reset the product of the old state
     else:
         hW_n = None
-        n = np.tanh(a[:, 2 * H:] + (r * prev_h) @ Wh[:, 2 * H:])
-    next_h = (1 - z) * n + z * prev_h
+        n = np.tanh(a[:, 2 * H:] + (r * prev_h) @ Wh[:, 2 * H:])     # reset the old state itself
+    next_h = (1 - z) * n + z * prev_h                                # keep z of the old, take 1 - z of the new
     return next_h, (x, prev_h, Wx, Wh, z, r, n, hW_n, reset_after)
 
 

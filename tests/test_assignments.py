@@ -6,6 +6,7 @@ left undone loses exactly the points of the tests of that function (and of funct
 """
 import ast
 import filecmp
+import re
 import shutil
 
 import nbformat
@@ -159,8 +160,7 @@ def test_a_wrong_gradient_is_named_in_the_feedback(round_trip):
     row = grades_by_submission(out)[("wrong_dW", "a1_neuron")]
     assert {g: row[g] for g in expected[("wrong_dW", "a1_neuron")]} == expected[("wrong_dW", "a1_neuron")]
     text = feedback_text(out, "wrong_dW", "a1_neuron")
-    assert "dense_backward: dW differs from the reference" in text or "dense_backward: dW disagrees" in text
-    assert "dx and db match" in text
+    assert re.search(r"dense_backward[^:\n]*: dW (differs|disagrees)[^\n]*; dx and db match", text)
 
 
 @pytest.mark.slow
