@@ -128,7 +128,7 @@ def hostile_samples():
     Each one also contains correct code for the functions it does not abuse, so its expected
     score says exactly which tests the attack may cost it - and the others must be untouched.
     """
-    repo = str(course.REPO)
+    find_repo = "import autograder, os\nrepo = os.path.dirname(os.path.dirname(autograder.__file__))\n"
     tests = [g for g, _ in graded_cells(A1)]
     return {
         "fork_bomb": Sample({A1: add_cell(filled(A1), "import os\nwhile True:\n    os.fork()")},
@@ -140,8 +140,8 @@ def hostile_samples():
                                                    "\n\nfor _ in range(2**20):\n    print('x' * 1023)   # 1 GiB")},
                              problems=["output-truncated"]),
         "gradebook_attack": Sample({A1: add_cell(filled(A1), (
-            "import glob, os, sqlite3\n"
-            "found = [p for root in ('/work', '/home', '/root', '/tmp', '/var', os.getcwd(), " + repr(repo) + ")\n"
+            find_repo + "import glob, sqlite3\n"
+            "found = [p for root in ('/work', '/home', '/root', '/tmp', '/var', os.getcwd(), repo)\n"
             "         for p in glob.glob(os.path.join(root, '**', '*.db'), recursive=True)]\n"
             "for path in found:\n"
             "    try:\n"
@@ -152,13 +152,13 @@ def hostile_samples():
             "        print('refused:', path, exc)\n"
             "print('databases found:', len(found))"))}),
         "read_solutions": Sample({A1: add_cell(filled(A1), (
-            "import glob\n"
+            find_repo + "import glob\n"
             "for pattern in ('solutions/*/*.ipynb', 'autograder/samples/*/*/*/*.ipynb', '.git/objects/*/*'):\n"
-            "    print(pattern, len(glob.glob(" + repr(repo) + " + '/' + pattern)))"))}),
+            "    print(pattern, len(glob.glob(repo + '/' + pattern)))"))}),
         "delete_files": Sample({A1: add_cell(filled(A1), (
-            "import shutil\n"
+            find_repo + "import shutil\n"
             "for target in ('solutions', 'rnncore', 'autograder', 'assignments'):\n"
-            "    shutil.rmtree(" + repr(repo) + " + '/' + target, ignore_errors=True)"))},
+            "    shutil.rmtree(repo + '/' + target, ignore_errors=True)"))},
             problems=["suspected-cheating"]),
         "calls_reference": Sample({A1: filled(A1, {
             "relu": "import rnncore\nreturn rnncore.relu(x)",

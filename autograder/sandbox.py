@@ -84,15 +84,15 @@ def bwrap_command(work, ipc_dir, connection_file, hide, limits, uid=65534):
     """The bwrap argument list that runs an IPython kernel confined to `work` (all paths absolute)."""
     work, ipc_dir, connection_file = (Path(p).resolve() for p in (work, ipc_dir, connection_file))
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--uid", str(uid), "--gid", str(uid)]
-    for path in SYSTEM_PATHS:
+           "--uid", str(uid), "--gid", str(uid),
+           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm"]
+    for path in SYSTEM_PATHS:                                # mounted after /tmp, so a course under /tmp shows
         if os.path.islink(path):                             # merged /usr: /bin -> usr/bin
             cmd += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             cmd += ["--ro-bind", path, path]
     for path in visible_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm"]
     for path in [course_samples(), *hide]:                   # inside the visible folders, hide these too
         if Path(path).exists():
             cmd += ["--tmpfs", str(path)]
