@@ -40,7 +40,7 @@ class SafeExecute(Execute):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
         if self._dead:
-            cell.outputs = [_error(NOT_RUN, f"not run: {self._dead} in an earlier cell")]
+            cell.outputs = [_error(NOT_RUN, f"{self._dead} in an earlier cell")]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
