@@ -95,7 +95,8 @@ def check_sandbox(settings):
 
 
 def _hidden_paths(settings, source):
-    hide = [course.SOLUTIONS, course.REPO / ".git", course.SAMPLES, settings.out.resolve()]
+    """Folders hidden from kernels even if they lie inside a visible one (the sandbox hides the samples itself)."""
+    hide = [course.SOLUTIONS, course.REPO / ".git", settings.out.resolve()]
     if Path(source).is_dir():
         hide.append(Path(source).resolve())
     return [str(p) for p in dict.fromkeys(hide)]

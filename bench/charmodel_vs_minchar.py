@@ -82,26 +82,15 @@ def train_minchar(train, V, seconds):
 
 
 def train_rnncore(train, V, seconds, n_streams):
-    """rnncore: n_streams parallel streams, truncated BPTT with the carried state, the same optimizer."""
+    """rnncore.train_char_model: n_streams parallel streams, truncated BPTT, the same optimizer and clipping."""
     import rnncore
-    streams = rnncore.text_streams(train, n_streams)
-    params = rnncore.init_char_model(V, HIDDEN, "rnn", rng=0)
-    opt = rnncore.Adagrad(lr=LR)
-    opt_state, state, pos, chars, start = opt.init(params), rnncore.zero_state(params, n_streams), 0, 0, time.perf_counter()
-    losses = []
-    while time.perf_counter() - start < seconds:
-        if pos + UNROLL + 1 > streams.shape[1]:
-            state, pos = rnncore.zero_state(params, n_streams), 0
-        inputs, targets = streams[:, pos:pos + UNROLL], streams[:, pos + 1:pos + UNROLL + 1]
-        carry = {}
-
-        def grad_fn(p):
-            loss, grads, carry["state"] = rnncore.char_model_loss(p, inputs, targets, state)
-            losses.append(loss)
-            return rnncore.clip_by_value(grads, CLIP)
-        params, opt_state = opt.step(params, grad_fn, opt_state)
-        state, pos, chars = carry["state"], pos + UNROLL, chars + n_streams * UNROLL
-    return params, chars, time.perf_counter() - start, sum(losses[-100:]) / len(losses[-100:])
+    start = time.perf_counter()
+    params, history = rnncore.train_char_model(train, V, hidden=HIDDEN, seq_len=UNROLL, batch=n_streams,
+                                               steps=10 ** 9, clip=CLIP, seed=0, progress=False,
+                                               max_seconds=seconds, optimizer=rnncore.Adagrad(lr=LR))
+    chars = len(history["loss"]) * n_streams * UNROLL
+    recent = history["loss"][-100:]
+    return params, chars, time.perf_counter() - start, sum(recent) / len(recent)
 
 
 def worker(side, seconds):

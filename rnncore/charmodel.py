@@ -13,6 +13,8 @@ Training is truncated BPTT: the text is cut into chunks of T characters; each ch
 the state the previous chunk ended in (min-char-rnn's hprev) and backpropagates only inside itself.
 params is a dict with Wx (V, G*H), Wh (H, G*H), b (G*H,), Wy (H, V), by (V,); G = 1 (rnn) or 4 (lstm).
 """
+import time
+
 import numpy as np
 
 from ._validate import check_positive
@@ -158,12 +160,13 @@ def text_streams(ids, N):
 
 
 def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell="rnn",
-                     optimizer=None, clip=5.0, seed=0, progress=True):
+                     optimizer=None, clip=5.0, seed=0, progress=True, max_seconds=None):
     """Train a char-level model with truncated BPTT on a 1-d array of character ids.
 
     ids: the encoded text; V: vocabulary size; batch: number of parallel streams; steps: chunks to train on;
-    optimizer: any rnncore optimizer (default Adagrad(lr=0.1), as min-char-rnn); clip: gradient clipping by value.
-    Returns (params, history): history["loss"] lists the loss of every step.
+    optimizer: any rnncore optimizer (default Adagrad(lr=0.1), as min-char-rnn); clip: gradient clipping by value;
+    max_seconds: stop earlier once this much wall-clock time has passed (a training budget).
+    Returns (params, history): history["loss"] lists the loss of every step (one step: batch * seq_len characters).
     """
     _check_cell(cell)
     streams = text_streams(np.asarray(ids), batch)
@@ -175,7 +178,10 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
     opt_state = optimizer.init(params)
     state, pos, history = zero_state(params, batch), 0, {"loss": []}
     bar = _progress(steps, progress)
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
     for _ in range(steps):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
         if pos + seq_len + 1 > streams.shape[1]:                   # end of the text: start again, forget
             state, pos = zero_state(params, batch), 0
         inputs = streams[:, pos:pos + seq_len]

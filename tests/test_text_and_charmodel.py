@@ -117,3 +117,11 @@ def test_char_model_state_carries_across_chunks(rng):
     assert (l1 + l2) / 2 == pytest.approx(whole_loss, rel=1e-12)
     np.testing.assert_allclose(s2[0], whole_state[0], rtol=1e-12)
     np.testing.assert_allclose(s2[1], whole_state[1], rtol=1e-12)
+
+
+def test_training_budget_stops_training():
+    """Does a spent time budget stop training before the first step, and no budget run every step?"""
+    ids = np.arange(600) % 5
+    _, spent = rc.train_char_model(ids, 5, hidden=4, seq_len=5, batch=2, steps=7, progress=False, max_seconds=0)
+    _, full = rc.train_char_model(ids, 5, hidden=4, seq_len=5, batch=2, steps=7, progress=False)
+    assert spent["loss"] == [] and len(full["loss"]) == 7
