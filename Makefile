@@ -14,13 +14,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: setup demo test test-fast lectures assignments samples bench clean
+.PHONY: setup demo test test-fast lectures assignments release samples bench clean lab hub
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,dev,browser]'
 	touch $(STAMP)
 
 ## The main job: build the course, then grade the bundled sample submissions end to end.
@@ -34,19 +34,39 @@ test: $(STAMP)
 		--nbval --nbval-current-env --nbval-sanitize-with lectures/sanitize.cfg \
 		tests lectures
 
-## Only the rnncore unit tests (seconds).
+## The quick tests: everything not marked slow (rnncore, the grader's unit tests), no notebooks.
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"
 
-## Re-execute the lecture notebooks in place (after changing them or rnncore).
+## Re-execute the lecture notebooks in place (after changing them or rnncore) and store them clean
+## (no stderr, finished progress bars, a hint instead of each slider; see lectures/execute_and_clean.py),
+## $(JOBS) notebooks at a time, each on one BLAS thread.
 lectures: $(STAMP)
-	for nb in lectures/*.ipynb; do \
-		$(NOTEBOOK_ENV) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
-	done
+	printf '%s\n' lectures/*.ipynb | xargs -P $(JOBS) -I{} env $(NOTEBOOK_ENV) $(PY) lectures/execute_and_clean.py {}
+
+## JupyterLab here in the course's student mode (deploy/student-mode/): the README opens first,
+## nbgrader's instructor panels are off, Validate tells lectures from assignments.
+## Here it is a configuration folder beside .venv (build/student-mode), so .venv's own `jupyter lab`
+## keeps the instructor's panels; the student edition installs it into its environment instead.
+lab: $(STAMP)
+	mkdir -p build/student-mode
+	$(PY) deploy/student-mode/install.py --prefix build/student-mode --config-only
+	JUPYTER_CONFIG_PATH=$(abspath build/student-mode/etc/jupyter) PYTHONPATH=$(abspath deploy/student-mode) \
+		$(VENV)/bin/jupyter lab
+
+## A demo JupyterHub for the course on http://127.0.0.1:8000 (deploy/jupyterhub/README.md): accounts
+## instructor, student1, student2, password rnn-demo; its state is in build/hub.
+hub: $(STAMP)
+	$(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
 ## Regenerate the student versions in assignments/ from solutions/.
 assignments: $(STAMP)
 	$(PY) -m autograder build
+
+## The student edition (lectures, student notebooks, rnncore; no solutions or hidden tests):
+## build/student-edition/ and build/student-edition.zip (see docs/instructor-guide.md).
+release: $(STAMP)
+	$(PY) -m autograder release build/student-edition
 
 ## Regenerate the sample submissions in autograder/samples/ from assignments/.
 samples: $(STAMP)

@@ -1,4 +1,4 @@
-"""Argument parsing for python -m autograder (build, grade, demo)."""
+"""Argument parsing for python -m autograder (build, grade, release, demo)."""
 import argparse
 import os
 import sys
@@ -26,7 +26,8 @@ def _settings(args):
     limits = Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, max_processes=args.max_processes)
     return Settings(out=Path(args.out), jobs=args.jobs, timeout=args.timeout, db_url=args.db_url,
                     allow_unsandboxed=args.allow_unsandboxed, assignment=args.assignment or "",
-                    lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet)
+                    lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet,
+                    feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None)
 
 
 def cmd_grade(args):
@@ -38,6 +39,17 @@ def cmd_grade(args):
         print(exc, file=sys.stderr)
         return 2
     print_summary(summary, Path(args.out))
+    return 0
+
+
+def cmd_release(args):
+    from .release import ReleaseError, release
+    try:
+        archive = release(args.out)
+    except ReleaseError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"student edition: {archive.with_suffix('')}/ and {archive}")
     return 0
 
 
@@ -74,8 +86,14 @@ def main(argv=None):
     p = sub.add_parser("grade", help="grade a folder or zip of submissions")
     p.add_argument("submissions", help="folder <student>/<assignment>/<notebook>.ipynb, its zip, or an LMS zip")
     p.add_argument("--out", default="grading-out", help="output folder (default: grading-out)")
+    p.add_argument("--feedback-dir", help="where the HTML feedback goes, as FEEDBACK_DIR/<student>/<assignment>/"
+                                          "<notebook>.html (default: OUT/feedback); a course's feedback/ folder "
+                                          "is what `nbgrader release_feedback` publishes from")
     _grading_options(p)
     p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("release", help="write the student edition (no solutions, no hidden tests) to OUT and OUT.zip")
+    p.add_argument("out", help="folder to write; an earlier edition there is replaced, anything else is refused")
+    p.set_defaults(func=cmd_release)
     p = sub.add_parser("demo", help="build the course and grade the bundled sample submissions")
     p.add_argument("--out", default="build/demo", help="output folder (default: build/demo)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

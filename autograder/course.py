@@ -55,9 +55,9 @@ def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_nam
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.OverwriteCells.add_missing_cells = True                 # a deleted test cell comes back
-    c.GenerateFeedback.preprocessors = [                      # feedback without the hidden tests
+    c.GenerateFeedback.preprocessors = [                      # feedback without the hidden tests, safe to open
         "nbgrader.preprocessors.GetGrades", "nbgrader.preprocessors.ClearHiddenTests",
-        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+        "autograder.feedback.SafeFeedback", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
     if kernel_name:
         c.Execute.kernel_name = kernel_name
     return c

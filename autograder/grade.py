@@ -8,7 +8,8 @@ result in the gradebook from this process only (gradebook); write grades.csv and
 Output folder:
     grades.csv                       one row per student and assignment, a column per graded part
     report.json                      every problem found, and a summary per submission
-    feedback/<student>/<assignment>/ nbgrader's HTML feedback
+    feedback/<student>/<assignment>/ nbgrader's HTML feedback (--feedback-dir: elsewhere, e.g. a course's
+                                     feedback/ folder, from which `nbgrader release_feedback` publishes it)
     gradebook.db                     the nbgrader gradebook (unless --db-url points elsewhere)
     results/<student>/<assignment>.json   the cache that makes re-runs incremental
 """
@@ -24,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import build, collect, course, gradebook, precheck, sandbox, worker
+from . import build, collect, course, gradebook, precheck, restore, sandbox, worker
 
-GRADER_VERSION = "1"                     # bump when grading itself changes, to invalidate cached results
+GRADER_VERSION = "2"                     # bump when grading itself changes, to invalidate cached results
 
 
 class SandboxUnavailable(RuntimeError):
@@ -44,6 +45,7 @@ class Settings:
     lms_regexp: str = collect.DEFAULT_LMS_REGEXP
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     progress: bool = True
+    feedback_dir: Path = None            # None: out/feedback
 
 
 def _hash_files(paths):
@@ -112,7 +114,7 @@ def _job_timeout(assignment, timeout):
 def worker_processes():
     """Child processes forked from a server that has imported nbgrader once (importing it takes seconds)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.worker"])
+    context.set_forkserver_preload(["autograder.worker", "matplotlib.pyplot", "rnncore"])   # what every worker imports
     return context
 
 
@@ -148,9 +150,9 @@ def plan(settings, source):
         for nb_id, path in notebooks.items():
             nb, _ = precheck.read_notebook(path)
             release, _ = precheck.read_notebook(course.ASSIGNMENTS / assignment / f"{nb_id}.ipynb")
-            if release is not None:
-                problems += precheck.locked_cell_changes(nb, release, nb_id)
-            problems += precheck.scan_student_code(nb, nb_id)
+            if release is not None:                         # what restoring from the release will change
+                problems += restore.restore(nb, release, nb_id)[1]
+            problems += precheck.scan_student_code(nb, nb_id, release)
         prechecked = [p.as_dict(student, assignment) for p in problems]
         key = hashlib.sha256(json.dumps([GRADER_VERSION, version, settings.timeout, asdict(settings.limits),
                                          {k: _hash_files([v]) for k, v in notebooks.items()}]).encode()).hexdigest()
@@ -168,7 +170,7 @@ def plan(settings, source):
         jobs.append({"student": student, "assignment": assignment, "key": key, "prechecks": prechecked,
                      "notebooks": {k: str(v) for k, v in notebooks.items()}, "workdir": str(workdir),
                      "timeout": settings.timeout, "limits": asdict(settings.limits),
-                     "feedback_dir": str(settings.out / "feedback" / student / assignment),
+                     "feedback_dir": str(settings.feedback_dir / student / assignment),
                      "result": str(workdir / "result.json")})
     return jobs, ready, orphan_problems
 
@@ -178,6 +180,7 @@ def grade(source, settings):
     started = time.time()
     settings.out = Path(settings.out).resolve()
     settings.out.mkdir(parents=True, exist_ok=True)
+    settings.feedback_dir = Path(settings.feedback_dir or settings.out / "feedback").resolve()
     course.use_venv_tools()
     db_url = settings.db_url or f"sqlite:///{settings.out / 'gradebook.db'}"
     probe = check_sandbox(settings)
@@ -205,6 +208,7 @@ def grade(source, settings):
                 bar.set_postfix_str(f"{job['student']}/{job['assignment']}", refresh=False)
         if bar:
             bar.close()
+    record_exchange_files(settings, db_url)
     summary = write_outputs(settings, db_url, orphan_problems)
     summary["graded_now"] = len(ready) + len(jobs)
     summary["seconds"] = round(time.time() - started, 1)
@@ -221,6 +225,34 @@ def keep(settings, db_url, result):
     path.write_text(json.dumps(result, indent=1))
 
 
+def record_exchange_files(settings, db_url):
+    """For submissions that came through nbgrader's exchange: their submission time into the gradebook, and
+    timestamp.txt and submission_secret.txt beside their feedback (`nbgrader release_feedback` reads both)."""
+    for staged in sorted(settings.out.glob("staging/*/*/")):
+        student, assignment = staged.parent.name, staged.name
+        if (staged / "timestamp.txt").is_file():
+            gradebook.record_timestamp(db_url, student, assignment, (staged / "timestamp.txt").read_text())
+        feedback = settings.feedback_dir / student / assignment
+        if feedback.is_dir():
+            for name in collect.EXCHANGE_FILES:
+                if (staged / name).is_file():
+                    shutil.copyfile(staged / name, feedback / name)
+
+
+def _duration(seconds):
+    minutes, hours = round(seconds / 60), seconds / 3600
+    return f"{hours:.1f} h" if hours >= 1 else f"{minutes} min" if minutes >= 1 else f"{round(seconds)} s"
+
+
+def late_problem(db_url, student, assignment):
+    """A `late` problem when the gradebook's submission time is after the assignment's due date, else None."""
+    seconds, duedate = gradebook.lateness(db_url, student, assignment)
+    if seconds <= 0:
+        return None
+    return {"student": student, "assignment": assignment, "notebook": "", "kind": "late",
+            "detail": f"submitted {_duration(seconds)} ({seconds:.0f} s) after the due date {duedate} UTC"}
+
+
 def write_outputs(settings, db_url, orphan_problems):
     """grades.csv from the gradebook, and the report of every cached result."""
     gradebook.export_csv(db_url, settings.out / "grades.csv")
@@ -230,6 +262,8 @@ def write_outputs(settings, db_url, orphan_problems):
         student, assignment = result["student"], result["assignment"]
         found = result.get("prechecks", []) + [{"student": student, "assignment": assignment, "notebook": "", **p}
                                                for p in result["problems"]]
+        late = late_problem(db_url, student, assignment)
+        found += [late] if late else []
         problems += found
         score, max_score = gradebook.submission_score(db_url, student, assignment) or (0.0, 0.0)
         submissions.append({"student": student, "assignment": assignment, "score": score, "max_score": max_score,

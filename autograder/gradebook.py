@@ -38,6 +38,24 @@ def submission_score(db_url, student, assignment):
         return float(submission.score), float(submission.max_score)
 
 
+def record_timestamp(db_url, student, assignment, timestamp):
+    """Store when a submission was handed in (nbgrader's timestamp.txt text); nbgrader compares it with the due date."""
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(assignment, student, timestamp=timestamp.strip())
+
+
+def lateness(db_url, student, assignment):
+    """(seconds after the due date, the due date) of a submission; (0, due date or None) when on time."""
+    with Gradebook(db_url) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return 0.0, None
+        return float(submission.total_seconds_late), submission.duedate
+
+
 class PartsCsvExport(ExportPlugin):
     """CSV with student_id, assignment, score, max_score and one column per graded cell (grade_id)."""
 

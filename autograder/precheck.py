@@ -1,21 +1,31 @@
 """Checks on a submission before any of its code runs (trusted code, in the grader process).
 
 - which notebooks are there: malformed JSON, missing or renamed notebooks;
-- which locked cells were deleted or edited (nbgrader restores them from the source; we report it);
-- what the student's code mentions: the rnncore reference, monkeypatching of numpy, builtins or
-  the test helpers, introspection tricks and process-level escapes. These are flags for a
-  human to look at; the points themselves are decided at run time by autograder.testing.
+- (what restoring the notebook from the release changes is reported by autograder.restore);
+- what the student's code mentions: the rnncore reference, code run from strings (exec, eval,
+  compile), the IPython shell, monkeypatching, introspection tricks and process-level escapes.
+  Every cell the student may edit is scanned (decided by the release, not by the submission's own
+  metadata), magics and shell escapes included (IPython's own transformer turns them into Python
+  first). These are flags for a human to look at; the points are decided by the grader
+  (autograder.judge), which the student's code cannot reach.
+
+Notebooks are read with limits: a file larger than MAX_NOTEBOOK_BYTES or with more than MAX_CELLS
+cells is refused before nbformat parses it.
 """
 import ast
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbgrader.utils import compute_checksum
 
 from . import course
+from .records import Problem
+
+MAX_NOTEBOOK_BYTES = 16 * 2 ** 20
+MAX_CELLS = 2000
+# magics that only time or display: not worth a flag
+HARMLESS_MAGICS = {"matplotlib", "time", "timeit", "precision", "pprint", "config", "who", "whos", "autosave"}
 
 # module names whose attributes a submission must not replace
 PROTECTED_MODULES = {"np", "numpy", "builtins", "sys", "autograder", "testing", "math", "os"}
@@ -33,29 +43,33 @@ SUSPICIOUS_NAMES = {
     "socket": "opens sockets",
     "fork": "forks processes",
     "rmtree": "deletes folders",
+    "exec": "runs code from a string",
+    "eval": "runs code from a string",
+    "compile": "compiles code from a string",
+    "get_ipython": "reaches into the IPython shell (magics, hooks, transformers)",
+    "input": "reads from the grader's channel",
+    "globals": "reaches into the notebook's namespace",
+    "vars": "reaches into a namespace",
+    "locals": "reaches into a namespace",
 }
 SUSPICIOUS_ATTRS = {"__code__": "copies or swaps a code object", "__globals__": "reaches into globals",
                     "modules": "reads sys.modules", "__dict__": "reaches into a namespace"}
 
 
-@dataclass
-class Problem:
-    """One thing worth telling the instructor about a submission."""
-    kind: str
-    detail: str
-    notebook: str = ""
-
-    def as_dict(self, student, assignment):
-        return {"student": student, "assignment": assignment, "notebook": self.notebook,
-                "kind": self.kind, "detail": self.detail}
-
-
 def read_notebook(path):
-    """(notebook, None) or (None, reason) for a file that is not a valid notebook."""
+    """(notebook, None) or (None, reason) for a file that is not a valid notebook (or too large to read)."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        size = Path(path).stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            return None, f"too large ({size} bytes; at most {MAX_NOTEBOOK_BYTES} are read)"
+        data = json.loads(Path(path).read_bytes())
+        if type(data) is not dict or type(data.get("cells")) is not list:
+            return None, "not a notebook (no list of cells)"
+        if len(data["cells"]) > MAX_CELLS:
+            return None, f"too many cells ({len(data['cells'])}; at most {MAX_CELLS})"
+        nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError, RecursionError) as exc:
         return None, f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})"
     except nbformat.ValidationError as exc:
         return None, f"not a valid notebook ({str(exc).splitlines()[0][:120]})"
@@ -102,51 +116,65 @@ def match_notebooks(assignment, files):
     return found, problems
 
 
-def locked_cell_changes(submission, release, notebook_id):
-    """Problems for locked cells of the released notebook that the submission deleted or edited."""
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in submission.cells}
-    problems = []
-    for cell in release.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("locked"):
-            continue
-        grade_id = meta["grade_id"]
-        kind = "test cell" if meta.get("grade") else "locked cell"
-        if grade_id not in by_id:
-            problems.append(Problem(f"deleted-{kind.replace(' ', '-')}",
-                                    f"{grade_id} was deleted; restored from the source", notebook_id))
-        elif compute_checksum(by_id[grade_id]) != meta.get("checksum", compute_checksum(cell)):
-            problems.append(Problem(f"edited-{kind.replace(' ', '-')}",
-                                    f"{grade_id} was edited; restored from the source", notebook_id))
-    return problems
+def _as_python(source):
+    """The cell as Python: IPython's transformer turns magics and shell escapes into get_ipython() calls."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    return TransformerManager().transform_cell(source)
 
 
-def _code(cell):
-    """Cell source with IPython magics and shell escapes blanked (they are not Python)."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+def editable_cells(nb, release=None):
+    """The code cells the student may write: solution cells and cells of their own, by the release's metadata."""
+    locked = set()
+    if release is not None:
+        locked = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells
+                  if not c.metadata.get("nbgrader", {}).get("solution")} - {None}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        mine = grade_id not in locked if release is not None else not cell.metadata.get("nbgrader", {}).get("locked")
+        if cell.cell_type == "code" and mine:
+            yield cell
 
 
-def scan_student_code(nb, notebook_id):
+def scan_student_code(nb, notebook_id, release=None):
     """Flags for what the editable cells of a submission mention (see module docstring)."""
     flags = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or meta.get("locked"):
-            continue
-        where = meta.get("grade_id") or "an added cell"
+    known = _grade_ids(release) if release is not None else None
+    for cell in editable_cells(nb, release):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        where = grade_id if grade_id and (known is None or grade_id in known) else "an added cell"
         try:
-            tree = ast.parse(_code(cell))
-        except SyntaxError as exc:
-            flags.append(Problem("syntax-error", f"{where}: line {exc.lineno}: {exc.msg}", notebook_id))
+            tree = ast.parse(_as_python(cell.source))
+        except (SyntaxError, ValueError) as exc:
+            flags.append(Problem("syntax-error", f"{where}: line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}",
+                                 notebook_id))
             continue
+        magic_calls = {id(node.func.value.func) for node in ast.walk(tree) if _magic(node) is not None}
         for node in ast.walk(tree):
+            if id(node) in magic_calls:                   # the get_ipython() of a magic: judged as that magic
+                continue
             for message in _node_flags(node):
                 flags.append(Problem("suspected-cheating", f"{where}, line {getattr(node, 'lineno', '?')}: {message}",
                                      notebook_id))
     return flags
 
 
+def _magic(node):
+    """The name of the magic or shell escape a get_ipython() call runs, or None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Call)
+            and isinstance(node.func.value.func, ast.Name) and node.func.value.func.id == "get_ipython"):
+        if node.func.attr in ("system", "getoutput"):
+            return "!"
+        if node.args and isinstance(node.args[0], ast.Constant):
+            return str(node.args[0].value).lstrip("%")
+    return None
+
+
 def _node_flags(node):
+    magic = _magic(node)
+    if magic is not None:
+        if magic not in HARMLESS_MAGICS:
+            yield f"runs {'a shell command' if magic == '!' else f'the magic %{magic}'}"
+        return
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
         for name in names:
@@ -166,7 +194,10 @@ def _node_flags(node):
             yield f"uses .{node.attr} ({SUSPICIOUS_NAMES[node.attr]})"
         if isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in PROTECTED_MODULES:
             yield f"replaces {ast.unparse(node)} (monkeypatching)"
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
+    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr", "delattr")
+          and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant)):
+        yield f"calls {node.func.id} with a computed name (hides what it reaches)"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
         if node.args and _root_name(node.args[0]) in PROTECTED_MODULES:
             yield f"calls {node.func.id} on {ast.unparse(node.args[0])} (monkeypatching)"
 

@@ -129,7 +129,6 @@ def hostile_samples():
     score says exactly which tests the attack may cost it - and the others must be untouched.
     """
     find_repo = "import autograder, os\nrepo = os.path.dirname(os.path.dirname(autograder.__file__))\n"
-    tests = [g for g, _ in graded_cells(A1)]
     return {
         "fork_bomb": Sample({A1: add_cell(filled(A1), "import os\nwhile True:\n    os.fork()")},
                             problems=["suspected-cheating"]),
@@ -166,17 +165,17 @@ def hostile_samples():
             "sigmoid": "import types, rnncore\n"
                        "f = types.FunctionType(rnncore.sigmoid.__code__, rnncore.sigmoid.__globals__)\nreturn f(x)"})},
             lost=["test_relu", "test_softmax", "test_sigmoid", "test_sigmoid_grad"],
-            problems=["reference-call", "suspected-cheating"]),
+            problems=["suspected-cheating"]),
         "patches_numpy": Sample({A1: with_cell_source(filled(A1, {"tanh": "return np.zeros_like(x)"}), "tanh",
                                                       solution_cell(filled(A1), "tanh").source +
                                                       "\n\nnp.allclose = lambda *args, **kwargs: True\n"
                                                       "np.isclose = lambda *args, **kwargs: True")},
-                                lost=tests[tests.index("test_tanh"):], problems=["tampering", "suspected-cheating"]),
+                                problems=["suspected-cheating"]),
         "patches_helpers": Sample({A1: with_cell_source(filled(A1, {"relu": "return x"}), "relu",
                                                         solution_cell(filled(A1), "relu").source +
                                                         "\n\nimport autograder.testing\n"
                                                         "autograder.testing.compare = lambda *args, **kwargs: None")},
-                                  lost=tests[tests.index("test_relu"):], problems=["tampering", "suspected-cheating"]),
+                                  problems=["suspected-cheating"]),
         "exits": Sample({A1: filled(A1, {"relu": "import sys\nsys.exit(0)"})}, lost=["test_relu"]),
         "ignores_interrupt": Sample({A1: filled(A1, {"mae_loss": "import signal\n"
                                                                  "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"

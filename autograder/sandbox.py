@@ -6,12 +6,15 @@ trusted launcher, which
   1. moves itself into a pids cgroup (fork bombs) when the machine offers one,
   2. sets rlimits inherited by the kernel: address space (memory bombs), CPU time, file size,
      no core dumps, and a process count (effective when not running as root),
-  3. execs bwrap: new user, pid, network, ipc, uts and cgroup namespaces; all capabilities
-     dropped; uid 65534 inside; a file system that holds only the system folders, this Python
-     and its environment, and the rnncore and autograder packages, all read-only (see
-     `visible_paths`); a small writable tmpfs as the working folder; the kernel's connection
-     files; an empty environment.
-The kernel talks to the grader over Unix sockets (ipc transport) because it has no network.
+  3. execs bwrap: new pid, network, ipc, uts and cgroup namespaces; a file system that holds only
+     the system folders, this Python and its environment, and the autograder package (never
+     rnncore, the reference), all read-only (see `visible_paths`); sized tmpfs for the working
+     folder, /tmp, /var/tmp and /dev/shm; the kernel's connection file and socket folder; an empty
+     environment. The kernel runs as uid 65534 with no capabilities: as root, bwrap sets up the
+     sandbox and `setpriv` drops to the host's uid 65534 (so nothing only root may read is
+     readable); otherwise a user namespace maps uid 65534 to the instructor's own uid.
+The kernel talks to the grader over Unix sockets (ipc transport) because it has no network. Its
+socket folder is writable only until the kernel has made its sockets (the grader then seals it).
 
 `probe()` says which of these protections this machine can provide; the grader refuses to run
 untrusted code without all of them unless the instructor explicitly accepts the gap.
@@ -38,6 +41,7 @@ class Limits:
     max_processes: int = 64        # processes and threads in the sandbox
     max_file_mb: int = 64          # largest file the kernel may write
     workdir_mb: int = 128          # size of the writable working folder
+    tmp_mb: int = 64               # size of /tmp (and of /var/tmp and /dev/shm, a quarter each)
 
 
 @dataclass
@@ -65,41 +69,62 @@ def _pids_cgroup_root():
 
 
 SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+SANDBOX_UID = 65534
 
 
 def visible_paths():
-    """What the kernel may see (read-only): the system, this Python, its environment, the two packages.
+    """What the kernel may see (read-only): the system, this Python, its environment, the autograder package.
 
-    Everything else - home folders, the course's solutions and git history, grading folders,
-    other submissions, other courses' gradebooks - simply does not exist inside the sandbox.
+    Everything else - home folders, the course's solutions, the rnncore reference, git history,
+    grading folders, other submissions, other courses' gradebooks - does not exist inside the sandbox.
+    The autograder package is there for the notebooks' `autograder.testing` import and for
+    `autograder.kernel_server`, through which the grader calls the student's functions.
     """
     import autograder
-    import rnncore
     paths = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             os.path.dirname(rnncore.__file__), os.path.dirname(autograder.__file__)]
+             os.path.dirname(autograder.__file__)]
     return [str(Path(p).resolve()) for p in dict.fromkeys(paths)]
 
 
-def bwrap_command(work, ipc_dir, connection_file, hide, limits, uid=65534):
-    """The bwrap argument list that runs an IPython kernel confined to `work` (all paths absolute)."""
+def _parent_folders(path):
+    """Create the folders above a mount point as 0755 (bwrap makes them 0700: uid 65534 could not pass)."""
+    args = []
+    for parent in reversed(Path(path).parents):
+        if str(parent) != "/" and str(parent) not in SYSTEM_PATHS:
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def _tmpfs(path, megabytes, perms="1777"):
+    return ["--perms", perms, "--size", str(megabytes * 2 ** 20), "--tmpfs", path]
+
+
+def bwrap_command(work, ipc_dir, connection_file, hide, limits, command=None):
+    """The bwrap argument list that runs `command` (default: an IPython kernel) confined to `work`."""
     work, ipc_dir, connection_file = (Path(p).resolve() for p in (work, ipc_dir, connection_file))
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--uid", str(uid), "--gid", str(uid),
-           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm"]
+    as_root = os.geteuid() == 0
+    if as_root:                     # bwrap is privileged: no user namespace; setpriv drops to the host's uid 65534
+        cmd = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    else:                           # unprivileged: a user namespace maps uid 65534 inside to the instructor
+        cmd = ["bwrap", "--unshare-all", "--cap-drop", "ALL", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    cmd += ["--die-with-parent", "--new-session", "--dev", "/dev", "--proc", "/proc",
+            *_tmpfs("/tmp", limits.tmp_mb), *_tmpfs("/var/tmp", limits.tmp_mb // 4),
+            *_tmpfs("/dev/shm", limits.tmp_mb // 4)]
     for path in SYSTEM_PATHS:                                # mounted after /tmp, so a course under /tmp shows
         if os.path.islink(path):                             # merged /usr: /bin -> usr/bin
             cmd += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             cmd += ["--ro-bind", path, path]
     for path in visible_paths():
-        cmd += ["--ro-bind", path, path]
+        cmd += _parent_folders(path) + ["--ro-bind", path, path]
     for path in [course_samples(), *hide]:                   # inside the visible folders, hide these too
         if Path(path).exists():
             cmd += ["--tmpfs", str(path)]
-    cmd += ["--size", str(limits.workdir_mb * 2 ** 20), "--tmpfs", str(work)]
+    cmd += _parent_folders(work) + _tmpfs(str(work), limits.workdir_mb, perms="0777")
     for extra in sorted(Path(work).iterdir()) if Path(work).is_dir() else []:
         if extra.is_file() and extra.suffix != ".ipynb":    # data files the assignment ships
             cmd += ["--ro-bind", str(extra), str(extra)]
+    cmd += _parent_folders(ipc_dir)
     cmd += ["--bind", str(ipc_dir), str(ipc_dir), "--ro-bind", str(connection_file), str(connection_file),
             "--clearenv",                                    # no grader secrets or paths leak in (JPY_PARENT_PID too:
             "--setenv", "PATH", "/usr/bin:/bin",             # pid 1 in the sandbox is not our parent)
@@ -107,9 +132,11 @@ def bwrap_command(work, ipc_dir, connection_file, hide, limits, uid=65534):
             "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp",
             "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
             "--setenv", "MALLOC_ARENA_MAX", "2",
-            "--chdir", str(work),
-            sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)]
-    return cmd
+            "--chdir", str(work), "--"]
+    if as_root:
+        cmd += ["setpriv", "--reuid", str(SANDBOX_UID), "--regid", str(SANDBOX_UID), "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return cmd + (command or [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)])
 
 
 def course_samples():
@@ -131,14 +158,19 @@ def probe(scratch):
     ipc.mkdir(parents=True, exist_ok=True)
     conn = ipc / "conn.json"
     conn.write_text("{}")
-    cmd = bwrap_command(work, ipc, conn, [], Limits())
-    cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, "-c", "import os; print(os.getuid())"]
+    check = ("import os; print(os.getuid(), os.access('/etc/shadow', os.R_OK), "
+             "os.statvfs('/tmp').f_blocks * os.statvfs('/tmp').f_frsize <= 2 ** 30)")
+    cmd = bwrap_command(work, ipc, conn, [], Limits(), command=[sys.executable, "-c", check])
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         run = None
         error = str(exc)
-    if run is None or run.returncode != 0 or run.stdout.strip() != "65534":
+    if run is not None and run.returncode == 0 and run.stdout.split() != [str(SANDBOX_UID), "False", "True"]:
+        result.missing.append(f"the sandbox is not confined as expected (uid, /etc/shadow readable, /tmp sized: "
+                              f"{run.stdout.strip()})")
+        return result
+    if run is None or run.returncode != 0:
         detail = error if run is None else (run.stderr.strip() or run.stdout.strip())
         result.missing.append(f"bwrap cannot create a sandbox here ({detail[-300:]}); "
                               "unprivileged user namespaces may be disabled")
@@ -173,7 +205,8 @@ def kernel_config(workdir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name
 
     Writes the kernelspec under workdir/jupyter (and points JUPYTER_PATH there), and configures
     jupyter_client to talk to the kernel over Unix sockets in run_dir. Socket paths are limited
-    to about 100 characters, so run_dir should be short (the caller makes one under /tmp).
+    to about 100 characters, so run_dir should be short (the caller makes one under /tmp). The
+    kernel (uid 65534) makes its sockets in run_dir; JudgedExecute seals it once the kernel is up.
     """
     from traitlets.config import Config
     workdir = Path(workdir)
@@ -181,11 +214,13 @@ def kernel_config(workdir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name
     os.environ["JUPYTER_PATH"] = str(workdir / "jupyter")
     run_dir = Path(run_dir or workdir / "run")
     run_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(run_dir, 0o777)
     c = Config()
     c.KernelManager.transport = "ipc"                     # the sandbox has no network, only sockets
     c.KernelManager.ip = str(run_dir / "kernel")
     c.KernelManager.connection_file = str(run_dir / "kernel.json")
     c.Execute.kernel_name = KERNEL_NAME
+    c.JudgedExecute.sealed_folder = str(run_dir)
     return c
 
 
@@ -240,6 +275,8 @@ def launch(argv=None):
     ipc_dir = Path(connection["ip"]).parent
     if args.cgroup_root:
         _join_cgroup(args.cgroup_root, args.cgroup_name, limits.max_processes)
+    if os.geteuid() == 0:                                    # the kernel (uid 65534) must read its connection file
+        os.chown(args.connection_file, SANDBOX_UID, SANDBOX_UID)
     cmd = bwrap_command(args.work, ipc_dir, args.connection_file, args.hide, limits)
     _set_limits(limits)
     os.execvp(cmd[0], cmd)

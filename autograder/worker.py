@@ -2,40 +2,76 @@
 
 The grading process runs `run_job` in a fresh child per submission (see grade.run_worker);
 `python -m autograder.worker JOB.json LOG` does the same by hand. It writes the result JSON
-named in the job.
-Each job gets a fresh copy of the template gradebook, so workers never share a database;
-the parent process merges the results into the course gradebook one at a time.
+named in the job. Each job gets a fresh copy of the template gradebook, so workers never share a
+database; the parent process merges the results into the course gradebook one at a time.
+
+What is graded is not the submitted file but the notebook `restore` builds from the release and
+the student's own cells. Test cells are judged in this (trusted) process by `JudgedExecute`; the
+kernel only runs the student's code. Problems come from what the grader itself observed.
 
 Job fields: student, assignment, notebooks {notebook_id: path}, workdir, template_db,
 timeout, limits, sandbox {enabled, cgroup_root}, hide [paths], feedback_dir, result.
 """
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-from . import course, sandbox
-from .execute import KERNEL_DIED, NOT_RUN, TIMEOUT, SafeExecute
-from .testing import MARK
+import nbformat
+
+from . import course, judge, restore, sandbox
+from .execute import JudgedExecute
+from .precheck import read_notebook
+from .records import Problem
+
+WORKER_MEMORY_MB = 4096                # address space of a worker (the grader's own process, not the kernel)
 
 
-def configure(job, root, db_url, kernel_cwd, cgroup, run_dir):
-    """nbgrader configuration for this job: SafeExecute, and the sandboxed kernel when enabled."""
+def test_plan(assignment):
+    """({notebook: {grade_id: source}}, {notebook: [prelude source]}) from the source notebooks."""
+    from nbgrader.utils import is_grade, is_locked, is_solution
+    tests, preludes = {}, {}
+    for nb_id, path in course.source_notebooks(assignment).items():
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        tests[nb_id] = {restore.grade_id(c): c.source for c in code if is_grade(c) and not is_solution(c)}
+        setup = [c.source for c in code if restore.grade_id(c) == restore.SETUP]
+        given = [c.source for c in code if is_locked(c) and not is_grade(c) and restore.grade_id(c) != restore.SETUP]
+        preludes[nb_id] = judge.prelude(setup[0] if setup else "", given, list(tests[nb_id].values()))
+    return tests, preludes
+
+
+def configure(job, root, db_url, kernel_cwd, cgroup, run_dir, observations):
+    """nbgrader configuration for this job: JudgedExecute, feedback that is safe to open, the sandboxed kernel."""
     config = course.nbgrader_config(root, db_url, timeout=job["timeout"])
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
-    config.Autograde.autograde_preprocessors = [SafeExecute if p is Execute else p
+    config.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
                                                 for p in Autograde.class_traits()["autograde_preprocessors"].default()]
+    config.JudgedExecute.tests, config.JudgedExecute.preludes = test_plan(job["assignment"])
+    config.JudgedExecute.observations_path = str(observations)
     if job["sandbox"]["enabled"]:
         config.merge(sandbox.kernel_config(job["workdir"], kernel_cwd, job["hide"], sandbox.Limits(**job["limits"]),
                                            job["sandbox"]["cgroup_root"], cgroup, run_dir))
     return config
 
 
-def grade(job):
+def restore_submission(job, submitted):
+    """Write the notebooks to grade (restored from the release) into submitted/ (the plan reported what changed)."""
+    for nb_id, path in job["notebooks"].items():
+        nb, reason = read_notebook(path)
+        release, _ = read_notebook(course.ASSIGNMENTS / job["assignment"] / f"{nb_id}.ipynb")
+        if nb is None or release is None:
+            raise RuntimeError(f"{nb_id}: {reason or 'the released notebook is missing'}")
+        graded, _ = restore.restore(nb, release, nb_id)
+        nbformat.write(graded, str(submitted / f"{nb_id}.ipynb"))
+
+
+def grade_submission(job):
     """Autograde and generate feedback for one submission; return the result dict."""
     root = Path(job["workdir"]) / "course"
     student, assignment = job["student"], job["assignment"]
@@ -44,18 +80,18 @@ def grade(job):
     shutil.copyfile(job["template_db"], db)
     submitted = root / "submitted" / student / assignment
     submitted.mkdir(parents=True, exist_ok=True)
-    for nb_id, path in job["notebooks"].items():
-        shutil.copyfile(path, submitted / f"{nb_id}.ipynb")
+    result = {"student": student, "assignment": assignment, "key": job["key"], "problems": [], "grades": []}
+    restore_submission(job, submitted)
     autograded = root / "autograded" / student / assignment
+    observations = Path(job["workdir"]) / "observations.jsonl"
     cgroup = f"autograder-{os.getpid()}"
     run_dir = tempfile.mkdtemp(prefix="rnncourse-")      # kernel sockets: a short path (they allow ~100 characters)
-    api = course.api(configure(job, root, f"sqlite:///{db}", autograded, cgroup, run_dir))
+    api = course.api(configure(job, root, f"sqlite:///{db}", autograded, cgroup, run_dir, observations))
     try:
         run = api.autograde(assignment, student, force=True, create=True)
     finally:
         sandbox.remove_cgroup(job["sandbox"]["cgroup_root"], cgroup)
         shutil.rmtree(run_dir, ignore_errors=True)
-    result = {"student": student, "assignment": assignment, "key": job["key"], "problems": [], "grades": []}
     if not run["success"]:                                # nbgrader's log holds the cause, its error only a summary
         result["problems"].append({"kind": "grader-error", "detail": _tail(run["log"]) + _tail(run["error"], 300)})
         return result
@@ -68,7 +104,8 @@ def grade(job):
     else:
         result["problems"].append({"kind": "feedback-error", "detail": _tail(feedback["error"] or feedback["log"])})
     result["grades"] = read_grades(f"sqlite:///{db}", assignment, student)
-    result["problems"] += execution_problems(autograded)
+    result["problems"] += observed_problems(observations)
+    result["timing"] = test_timing(observations)
     return result
 
 
@@ -81,29 +118,27 @@ def read_grades(db_url, assignment, student):
                 for nb in submission.notebooks for g in nb.grades]
 
 
-def execution_problems(autograded):
-    """Timeouts, dead kernels, cells not run and [grader] marks found in the executed notebooks."""
-    import nbformat
+def observed_problems(observations):
+    """Problems from what JudgedExecute observed (never from anything the kernel printed)."""
+    if not Path(observations).exists():
+        return []
     found = []
-    for path in sorted(Path(autograded).glob("*.ipynb")):
-        for cell in nbformat.read(str(path), as_version=4).cells:
-            where = cell.metadata.get("nbgrader", {}).get("grade_id", "a cell")
-            outputs = cell.get("outputs", [])
-            not_run = [o for o in outputs if o.output_type == "error" and o.ename == NOT_RUN]
-            if not_run:                                        # so were all the cells after it
-                found.append(("not-run", f"{where} and the cells after it were not run: {not_run[0].evalue}"))
-                break
-            for out in outputs:
-                if out.output_type == "error" and out.ename == TIMEOUT:
-                    found.append(("timeout", f"{where} ran past the time limit and was interrupted"))
-                elif out.output_type == "error" and out.ename == KERNEL_DIED:
-                    found.append(("kernel-died", f"the kernel died in {where}"))
-                elif out.output_type == "stream":
-                    for line in out.text.splitlines():
-                        if line.startswith(MARK):              # written by autograder.testing or SafeExecute
-                            kind, _, detail = line[len(MARK):].strip().partition(":")
-                            found.append((kind.strip().replace(" ", "-"), f"{where}: {detail.strip()}"))
-    return [{"kind": kind, "detail": detail} for kind, detail in dict.fromkeys(found)]
+    for line in Path(observations).read_text().splitlines():
+        item = json.loads(line)
+        if item["kind"] != "verdict":
+            problem = Problem(item["kind"], item["detail"], item["notebook"])
+            found.append({"kind": problem.kind, "detail": problem.detail, "notebook": problem.notebook})
+    return list({json.dumps(p, sort_keys=True): p for p in found}.values())
+
+
+def test_timing(observations):
+    """{"tests_seconds", "remote_requests"}: the time the test cells took and the remote calls they made."""
+    lines = Path(observations).read_text().splitlines() if Path(observations).exists() else []
+    verdicts = [(item["notebook"], json.loads(item["detail"])) for item in map(json.loads, lines) if item["kind"] == "verdict"]
+    requests = {}                                        # a notebook's kernel counts its requests from the start
+    for notebook, verdict in verdicts:
+        requests[notebook] = max(requests.get(notebook, 0), verdict["requests"])
+    return {"tests_seconds": round(sum(v["seconds"] for _, v in verdicts), 3), "remote_requests": sum(requests.values())}
 
 
 def _tail(text, n=2000):
@@ -114,17 +149,19 @@ def run_job(job_file, log_file):
     """Grade the job described in job_file, with all output going to log_file; write its result file.
 
     Runs in a child process of its own (forked from a server that has nbgrader imported already):
-    it leads its own process group, so the parent can stop it and everything it started at once.
+    it leads its own process group, so the parent can stop it and everything it started at once,
+    and its memory is limited, so a submission cannot exhaust the grader through it.
     """
     os.setpgrp()
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB * 2 ** 20,) * 2)
     log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")   # for unsandboxed kernels
+    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", MPLBACKEND="agg")
     job = json.loads(Path(job_file).read_text())
     course.use_venv_tools()
     try:
-        result = grade(job)
+        result = grade_submission(job)
     except Exception:
         result = {"student": job["student"], "assignment": job["assignment"], "key": job["key"], "grades": [],
                   "problems": [{"kind": "grader-error", "detail": _tail(traceback.format_exc())}]}

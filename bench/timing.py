@@ -14,14 +14,24 @@ import time
 
 def best_time(fn, repeats=10, warmup=2):
     """The fastest of `repeats` calls of fn(), in seconds, after `warmup` calls."""
+    return best_times(fn, repeats, warmup)[0]
+
+
+def best_times(fn, repeats=10, warmup=2):
+    """The fastest of `repeats` calls of fn() by the wall clock and by this process's CPU time.
+
+    On a machine shared with other work, the CPU time of a one-thread run is about what the run
+    takes on an idle core, while its wall-clock time also counts the time other processes held it.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return min(wall), min(cpu)
 
 
 def thread_env(threads):
@@ -54,11 +64,17 @@ def cpu_has_avx512():
 
 
 def alternate(measure_a, measure_b, rounds):
-    """Call measure_a() and measure_b() alternately `rounds` times; returns (median a, median b)."""
+    """Call measure_a() and measure_b() alternately `rounds` times; returns (median a, median b).
+
+    The measures return numbers, or dicts of numbers (then the medians are dicts, key by key).
+    """
     a, b = [], []
     for k in range(rounds):
         first, second = (measure_a, measure_b) if k % 2 == 0 else (measure_b, measure_a)
         x, y = first(), second()
         (a if first is measure_a else b).append(x)
         (b if first is measure_a else a).append(y)
+    if isinstance(a[0], dict):
+        return ({key: statistics.median(r[key] for r in a) for key in a[0]},
+                {key: statistics.median(r[key] for r in b) for key in b[0]})
     return statistics.median(a), statistics.median(b)

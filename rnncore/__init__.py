@@ -3,21 +3,29 @@
 Plain numpy functions, batch-first float arrays, weights on the right (x @ Wx).
 Sizes: N batch, T time, D input, H hidden, V vocabulary. Every layer has a pure *_forward that
 returns its outputs and a cache, and a *_backward that takes the upstream gradients and that
-cache and returns the gradients in the order of the forward's arguments.
+cache and returns the gradients in the order of the forward's arguments. Arrays a forward
+returns belong to the caller (changing them changes no cache), and a backward changes neither
+its inputs nor the cache, so it can run twice on one cache.
+
+The LSTM's cell state in and out: lstm_state_forward(x, h0, c0, Wx, Wh, b) -> (h, c_last, cache)
+and lstm_state_backward(dh, dc_last, cache) -> (dx, dh0, dc0, dWx, dWh, db) (see lstm.py).
+The cells are described once, in cells.py: get_cell("lstm") gives their functions, gate blocks
+and whether they have a cell state.
 """
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, tanh, tanh_grad
 from .bidirectional import bidirectional_backward, bidirectional_forward, reverse_padded
 from .bptt import chunk_slices, hidden_gradient_norms, truncated_bptt
-from .cells import CELLS
-from .charmodel import (char_model_forward, char_model_loss, init_char_model, sample_chars, text_streams,
+from .cells import CELLS, RECURRENT_CELLS, Cell, get_cell
+from .charmodel import (char_model_backward, char_model_forward, char_model_loss, init_char_model, sample_chars, text_streams,
                         train_char_model, zero_state)
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
-from .datasets import adding_problem, counting_ones, lengths_to_mask, precedence_task
+from .datasets import adding_problem, clean_onegin, counting_ones, lengths_to_mask, load_onegin, precedence_task
 from .dense import dense_backward, dense_forward
 from .gradcheck import check_gradients, numeric_gradient, rel_error
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .losses import bce_loss, bce_with_logits_loss, mae_loss, mse_loss, softmax_cross_entropy
-from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .lstm import (lstm_backward, lstm_forward, lstm_state_backward, lstm_state_forward, lstm_step_backward,
+                   lstm_step_forward)
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, Momentum, Nesterov, RMSprop, minimize
 from .pooling import (attention_pool_backward, attention_pool_forward, last_pool_backward,
                       last_pool_forward, max_pool_backward, max_pool_forward, mean_pool_backward,
@@ -39,16 +47,20 @@ __all__ = [
     "bce_with_logits_loss",
     "bidirectional_backward",
     "bidirectional_forward",
+    "Cell",
     "CELLS",
+    "char_model_backward",
     "char_model_forward",
     "char_model_loss",
     "check_gradients",
     "chunk_slices",
+    "clean_onegin",
     "clip_by_global_norm",
     "clip_by_value",
     "counting_ones",
     "dense_backward",
     "dense_forward",
+    "get_cell",
     "global_norm",
     "gru_backward",
     "gru_forward",
@@ -60,8 +72,11 @@ __all__ = [
     "last_pool_forward",
     "lengths_to_mask",
     "load_corpus",
+    "load_onegin",
     "lstm_backward",
     "lstm_forward",
+    "lstm_state_backward",
+    "lstm_state_forward",
     "lstm_step_backward",
     "lstm_step_forward",
     "mae_loss",
@@ -77,6 +92,7 @@ __all__ = [
     "one_hot",
     "OPTIMIZERS",
     "precedence_task",
+    "RECURRENT_CELLS",
     "rel_error",
     "relu",
     "relu_grad",

@@ -35,19 +35,23 @@ def reverse_padded(x, lengths=None):
     return np.take_along_axis(x, idx, axis=1)
 
 
-def bidirectional_forward(x, h0, fwd, bwd, cell="rnn", lengths=None, **cell_kwargs):
+def bidirectional_forward(x, h0, fwd, bwd, cell="rnn", lengths=None, c0=None, **cell_kwargs):
     """Run one recurrent layer in each direction and concatenate the states.
 
     x (N, T, D); h0 (2, N, H): initial states of the forward and the backward direction;
-    fwd, bwd: (Wx, Wh, b) of each direction; lengths (N,) real lengths or None.
+    fwd, bwd: (Wx, Wh, b) of each direction; lengths (N,) real lengths or None;
+    c0 (2, N, H): initial cell states of an LSTM's two directions (zero if None; only for cells with a cell state).
     Returns h (N, T, 2H) and a cache for bidirectional_backward.
     """
-    forward, _, _ = get_cell(cell, **cell_kwargs)
+    spec = get_cell(cell, **cell_kwargs)
     h0 = as_float_array("h0", h0, 3)
     if h0.shape[0] != 2:
         raise ValueError(f"h0 must have shape (2, N, H): one initial state per direction; got {h0.shape}")
-    h_fwd, cache_fwd = forward(x, h0[0], *fwd, **cell_kwargs)
-    h_bwd_rev, cache_bwd = forward(reverse_padded(x, lengths), h0[1], *bwd, **cell_kwargs)
+    if c0 is not None:
+        check_shape("c0", as_float_array("c0", c0, 3), h0.shape, "like h0", label="(2, N, H)")
+    c0_fwd, c0_bwd = (None, None) if c0 is None else (c0[0], c0[1])
+    h_fwd, _, cache_fwd = spec.run(x, h0[0], c0_fwd, *fwd, **cell_kwargs)
+    h_bwd_rev, _, cache_bwd = spec.run(reverse_padded(x, lengths), h0[1], c0_bwd, *bwd, **cell_kwargs)
     h_bwd = reverse_padded(h_bwd_rev, lengths)          # back to the original time order
     h = np.concatenate([h_fwd, h_bwd], axis=2)
     return h, {"cell": cell, "lengths": lengths, "fwd": cache_fwd, "bwd": cache_bwd,
@@ -60,11 +64,11 @@ def bidirectional_backward(dh, cache):
     dh (N, T, 2H): upstream gradient of the concatenated states.
     Returns dx (N, T, D), dh0 (2, N, H), dfwd (dWx, dWh, db), dbwd (dWx, dWh, db).
     """
-    _, backward, _ = get_cell(cache["cell"])
+    spec = get_cell(cache["cell"])
     dh = check_upstream("dh", dh, cache["h_shape"], cache["dtype"])
     H = dh.shape[2] // 2
     lengths = cache["lengths"]
-    dx_fwd, dh0_fwd, *dfwd = backward(np.ascontiguousarray(dh[:, :, :H]), cache["fwd"])
-    dx_rev, dh0_bwd, *dbwd = backward(reverse_padded(dh[:, :, H:], lengths), cache["bwd"])  # undo the final reversal
+    dx_fwd, dh0_fwd, _, *dfwd = spec.run_backward(np.ascontiguousarray(dh[:, :, :H]), None, cache["fwd"])
+    dx_rev, dh0_bwd, _, *dbwd = spec.run_backward(reverse_padded(dh[:, :, H:], lengths), None, cache["bwd"])  # undo the final reversal
     dx = dx_fwd + reverse_padded(dx_rev, lengths)       # undo the input reversal
     return dx, np.stack([dh0_fwd, dh0_bwd]), tuple(dfwd), tuple(dbwd)

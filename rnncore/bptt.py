@@ -14,36 +14,32 @@ import numpy as np
 
 from ._validate import as_float_array, check_upstream
 from .cells import get_cell
-from .gru import gru_step_backward, gru_step_forward
-from .lstm import lstm_step_backward, lstm_step_forward
-from .rnn import rnn_step_backward, rnn_step_forward
 
 
-def truncated_bptt(x, h0, Wx, Wh, b, dh, k, cell="rnn", **cell_kwargs):
+def truncated_bptt(x, h0, Wx, Wh, b, dh, k, cell="rnn", c0=None, **cell_kwargs):
     """Truncated BPTT(k) over a whole sequence, chunk by chunk.
 
     x (N, T, D); h0 (N, H); Wx, Wh, b as for the cell; dh (N, T, H): the loss gradient of every h_t
-    (it does not change under truncation because the forward states do not); k: chunk length.
+    (it does not change under truncation because the forward states do not); k: chunk length;
+    c0 (N, H): the initial cell state of an LSTM (zero if None; must be None for the other cells).
     Returns h (N, T, H) and (dx, dWx, dWh, db) summed over the chunks. With k >= T this is full BPTT.
     """
-    forward, backward, _ = get_cell(cell, **cell_kwargs)
+    cell = get_cell(cell, **cell_kwargs)
     x = as_float_array("x", x, 3)
     T = x.shape[1]
     dh = check_upstream("dh", dh, (x.shape[0], T, h0.shape[1]), x.dtype)
     hs, dxs = [], []
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    carry_h, carry_c = h0, {}                            # what crosses the chunk boundary
+    carry_h, carry_c = h0, c0                            # the state that crosses the chunk boundary
     for chunk in chunk_slices(T, k):
-        h, cache = forward(x[:, chunk], carry_h, Wx, Wh, b, **cell_kwargs, **carry_c)
-        dx_c, _, dWx_c, dWh_c, db_c = backward(dh[:, chunk], cache)   # dh0 of the chunk is dropped: the cut
+        h, carry_c, cache = cell.run(x[:, chunk], carry_h, carry_c, Wx, Wh, b, **cell_kwargs)
+        dx_c, _, _, dWx_c, dWh_c, db_c = cell.run_backward(dh[:, chunk], None, cache)   # dh0, dc0 dropped: the cut
         hs.append(h)
         dxs.append(dx_c)
         dWx += dWx_c
         dWh += dWh_c
         db += db_c
         carry_h = h[:, -1]
-        if cell == "lstm":
-            carry_c = {"c0": cache["c"][:, -1]}
     return np.concatenate(hs, axis=1), (np.concatenate(dxs, axis=1), dWx, dWh, db)
 
 
@@ -54,29 +50,20 @@ def hidden_gradient_norms(x, h0, Wx, Wh, b, cell="rnn", dh_last=None, **cell_kwa
     returns norms (T + 1,) with norms[t] = ||dL/dh_t|| for t = 0..T (h_0 is the initial state).
     A vanilla RNN's norms fall (or grow) geometrically with T - t; an LSTM's cell path keeps them.
     """
-    get_cell(cell, **cell_kwargs)
+    cell = get_cell(cell, **cell_kwargs)
     x = as_float_array("x", x, 3)
     T = x.shape[1]
-    h, c, caches = h0, np.zeros_like(h0), []
+    h0 = as_float_array("h0", h0, 2)
+    h, c, caches = h0, cell.zero_state(*h0.shape, dtype=h0.dtype)[1], []   # c: zeros for the LSTM, else None
     for t in range(T):
-        if cell == "rnn":
-            h, cache = rnn_step_forward(x[:, t], h, Wx, Wh, b)
-        elif cell == "lstm":
-            h, c, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
-        else:
-            h, cache = gru_step_forward(x[:, t], h, Wx, Wh, b, **cell_kwargs)
+        h, c, cache = cell.step(x[:, t], h, c, Wx, Wh, b, **cell_kwargs)
         caches.append(cache)
     dh = np.ones_like(h) if dh_last is None else check_upstream("dh_last", dh_last, h.shape, h.dtype)
-    dc = np.zeros_like(h)
+    dc = None if c is None else np.zeros_like(c)        # the loss reads h_T only
     norms = np.empty(T + 1)
     norms[T] = np.linalg.norm(dh)
     for t in reversed(range(T)):
-        if cell == "rnn":
-            dh = rnn_step_backward(dh, caches[t])[1]
-        elif cell == "lstm":
-            _, dh, dc, *_ = lstm_step_backward(dh, dc, caches[t])
-        else:
-            dh = gru_step_backward(dh, caches[t])[1]
+        _, dh, dc, *_ = cell.step_back(dh, dc, caches[t])
         norms[t] = np.linalg.norm(dh)
     return norms
 

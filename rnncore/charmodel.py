@@ -1,36 +1,32 @@
-"""Character-level language model: Karpathy's min-char-rnn, batched, with an RNN or an LSTM cell.
+"""Character-level language model: Karpathy's min-char-rnn, batched, with any of the recurrent cells.
 
 Sizes: N parallel streams of text (batch), T unrolled steps, V characters, H hidden.
 The model reads one character and predicts the next:
 
     x_t = one_hot(c_t)                      # (N, V)
-    h_t = cell(x_t, h_{t-1})                # rnn: tanh(x_t @ Wx + h_{t-1} @ Wh + b); or lstm
+    h_t = cell(x_t, h_{t-1})                # rnn: tanh(x_t @ Wx + h_{t-1} @ Wh + b); or lstm, gru
     scores_t = h_t @ Wy + by                # (N, V), unnormalised log-probabilities of c_{t+1}
     p(c_{t+1}) = softmax(scores_t / temperature)
 
 The loss is the mean cross-entropy of the next character (nats per character).
 Training is truncated BPTT: the text is cut into chunks of T characters; each chunk starts from
 the state the previous chunk ended in (min-char-rnn's hprev) and backpropagates only inside itself.
-params is a dict with Wx (V, G*H), Wh (H, G*H), b (G*H,), Wy (H, V), by (V,); G = 1 (rnn) or 4 (lstm).
+params is a dict with Wx (V, G*H), Wh (H, G*H), b (G*H,), Wy (H, V), by (V,); G = 1 (rnn), 4 (lstm), 3 (gru).
+A state is a pair (h, c): h (N, H), and c (N, H) for the LSTM or None (None also stands for a zero c).
+Every function takes the cell's name (default "rnn") and checks that params fit it.
 """
 import time
 
 import numpy as np
 
 from ._validate import check_positive
+from .cells import get_cell
 from .clipping import clip_by_value
 from .losses import softmax_cross_entropy
-from .lstm import lstm_backward, lstm_forward, lstm_step_forward
 from .optim import Adagrad
-from .rnn import rnn_backward, rnn_forward, rnn_step_forward
 from .text import one_hot
 
-GATES = {"rnn": 1, "lstm": 4}
-
-
-def _check_cell(cell):
-    if cell not in GATES:
-        raise ValueError(f"the char model supports cell 'rnn' or 'lstm', got {cell!r}")
+PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
 
 
 def _as_rng(rng):
@@ -41,15 +37,29 @@ def _as_rng(rng):
     raise ValueError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
 
 
+def _check_params(params, cell):
+    """Return (V, H) of params, or raise ValueError if they do not fit the Cell `cell`."""
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise ValueError(f"params lack {missing}; init_char_model makes a complete dict")
+    H, V = params["Wy"].shape
+    G = cell.gates
+    if params["Wh"].shape != (H, G * H):
+        label = f"{G}H" if G > 1 else "H"
+        raise ValueError(f"params['Wh'] has shape {params['Wh'].shape}, but cell {cell.name!r} with H = {H} "
+                         f"needs (H, {label}) = {(H, G * H)}: pass the cell the params were made for")
+    return V, H
+
+
 def init_char_model(V, H, cell="rnn", rng=0, scale=0.01):
     """Small random weights (N(0, scale^2), as min-char-rnn) and zero biases.
 
-    For the LSTM the forget-gate bias starts at 1, so the cell remembers by default.
+    For a cell with a forget gate (the LSTM) the forget-gate bias starts at 1, so it remembers by default.
     Returns the params dict described in the module docstring.
     """
-    _check_cell(cell)
+    cell = get_cell(cell)
     rng = _as_rng(rng)
-    G = GATES[cell]
+    G = cell.gates
     params = {
         "Wx": rng.standard_normal((V, G * H)) * scale,
         "Wh": rng.standard_normal((H, G * H)) * scale,
@@ -57,16 +67,23 @@ def init_char_model(V, H, cell="rnn", rng=0, scale=0.01):
         "Wy": rng.standard_normal((H, V)) * scale,
         "by": np.zeros(V),
     }
-    if cell == "lstm":
-        params["b"][H:2 * H] = 1.0                                # gate order i, f, o, g
+    if cell.forget_block is not None:
+        params["b"][cell.forget_block * H:(cell.forget_block + 1) * H] = 1.0
     return params
 
 
-def zero_state(params, N):
-    """The initial state of N streams: (h, c), c is None for the vanilla RNN."""
-    H = params["Wh"].shape[0]
-    lstm = params["Wh"].shape[1] == 4 * H
-    return np.zeros((N, H)), (np.zeros((N, H)) if lstm else None)
+def zero_state(params, N, cell=None):
+    """The initial state (h, c) of N streams: h = 0 (N, H), with H read from Wy (H, V).
+
+    c is None unless `cell` is given and has a cell state (then c = 0). Every function here reads
+    c = None as a zero cell state, so zero_state(params, N) starts any cell; `cell` also checks params.
+    """
+    H = params["Wy"].shape[0]
+    if cell is None:
+        return np.zeros((N, H), dtype=params["Wy"].dtype), None
+    cell = get_cell(cell)
+    _check_params(params, cell)
+    return cell.zero_state(N, H, dtype=params["Wh"].dtype)
 
 
 def char_model_forward(params, inputs, state, cell="rnn"):
@@ -74,24 +91,37 @@ def char_model_forward(params, inputs, state, cell="rnn"):
 
     inputs (N, T): character ids; state: (h0, c0) from zero_state or from the previous chunk.
     Returns scores (N, T, V) (softmax gives the next-character probabilities), h (N, T, H),
-    next_state (carries on to the next chunk) and a cache for char_model_loss.
+    next_state (carries on to the next chunk) and a cache for char_model_backward.
     """
-    _check_cell(cell)
+    spec = get_cell(cell)
+    V, H = _check_params(params, spec)
     inputs = np.asarray(inputs)
     if inputs.ndim != 2:
         raise ValueError(f"inputs must have shape (N, T), got {inputs.shape}")
-    V = params["Wy"].shape[1]
     x = one_hot(inputs, V)                                        # (N, T, V)
     h0, c0 = state
-    if cell == "rnn":
-        h, cache = rnn_forward(x, h0, params["Wx"], params["Wh"], params["b"])
-        next_state = (h[:, -1].copy(), None)
-    else:
-        h, cache = lstm_forward(x, h0, params["Wx"], params["Wh"], params["b"], c0=c0)
-        next_state = (h[:, -1].copy(), cache["c"][:, -1].copy())
-    N, T, H = h.shape
+    h, c_last, cell_cache = spec.run(x, h0, c0, params["Wx"], params["Wh"], params["b"])
+    N, T, _ = h.shape
     scores = (h.reshape(N * T, H) @ params["Wy"] + params["by"]).reshape(N, T, V)   # scores_t = h_t @ Wy + by
-    return scores, h, next_state, cache
+    cache = {"cell": cell, "cell_cache": cell_cache, "Wy": params["Wy"], "h_shape": h.shape}
+    return scores, h, (h[:, -1].copy(), c_last), cache
+
+
+def char_model_backward(dscores, cache):
+    """Gradients of char_model_forward's scores.
+
+    dscores (N, T, V): the loss gradient of the scores.
+    Returns grads: a dict with the keys of params. (The initial state gets no gradient: truncated BPTT.)
+    """
+    spec = get_cell(cache["cell"])
+    N, T, H = cache["h_shape"]
+    h = cache["cell_cache"]["h"].reshape(N * T, H)                # the cell's own h: the caller's copy may have changed
+    V = cache["Wy"].shape[1]
+    dscores = dscores.reshape(N * T, V)
+    grads = {"Wy": h.T @ dscores, "by": dscores.sum(axis=0)}      # scores = h @ Wy + by
+    dh = (dscores @ cache["Wy"].T).reshape(N, T, H)
+    _, _, _, grads["Wx"], grads["Wh"], grads["b"] = spec.run_backward(dh, None, cache["cell_cache"])
+    return grads
 
 
 def char_model_loss(params, inputs, targets, state, cell="rnn"):
@@ -105,41 +135,32 @@ def char_model_loss(params, inputs, targets, state, cell="rnn"):
     if np.shape(inputs) != targets.shape:
         raise ValueError(f"inputs and targets must have the same shape (N, T); "
                          f"got {np.shape(inputs)} and {targets.shape}")
-    scores, h, next_state, cache = char_model_forward(params, inputs, state, cell)
-    N, T, V = scores.shape
-    H = h.shape[2]
+    scores, _, next_state, cache = char_model_forward(params, inputs, state, cell)
     loss, dscores = softmax_cross_entropy(scores, targets)
-    dscores = dscores.reshape(N * T, V)
-    grads = {"Wy": h.reshape(N * T, H).T @ dscores, "by": dscores.sum(axis=0)}   # scores = h @ Wy + by
-    dh = (dscores @ params["Wy"].T).reshape(N, T, H)
-    backward = rnn_backward if cell == "rnn" else lstm_backward
-    _, _, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, cache)
-    return loss, grads, next_state
+    return loss, char_model_backward(dscores, cache), next_state
 
 
 def sample_chars(params, prefix_ids, length, rng=0, temperature=1.0, cell="rnn", state=None):
     """Generate `length` character ids after reading prefix_ids (at least one id).
 
-    state: (h, c) for one stream to start from (zero_state(params, 1) if None).
+    state: (h, c) for one stream to start from (zero_state(params, 1, cell) if None).
 
     Lower temperature sharpens the distribution (more likely, more repetitive text); higher
     temperature flattens it (more surprising, more mistakes). Returns an int array (length,).
     """
-    _check_cell(cell)
+    spec = get_cell(cell)
+    V = _check_params(params, spec)[0]
     check_positive("temperature", temperature)
     rng = _as_rng(rng)
     prefix_ids = np.asarray(prefix_ids)
     if prefix_ids.ndim != 1 or prefix_ids.size == 0:
         raise ValueError("prefix_ids must be a non-empty 1-d array of character ids")
-    V = params["Wy"].shape[1]
-    h, c = zero_state(params, 1) if state is None else state
+    h, c = zero_state(params, 1, cell) if state is None else state
     out = np.empty(length, dtype=np.int64)
 
     def step(char_id, h, c):
         x = one_hot(np.array([char_id]), V)
-        if cell == "rnn":
-            return rnn_step_forward(x, h, params["Wx"], params["Wh"], params["b"])[0], None
-        return lstm_step_forward(x, h, c, params["Wx"], params["Wh"], params["b"])[:2]
+        return spec.step(x, h, c, params["Wx"], params["Wh"], params["b"])[:2]
 
     for char_id in prefix_ids:                                     # warm the state up on the prefix
         h, c = step(char_id, h, c)
@@ -168,7 +189,7 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
     max_seconds: stop earlier once this much wall-clock time has passed (a training budget).
     Returns (params, history): history["loss"] lists the loss of every step (one step: batch * seq_len characters).
     """
-    _check_cell(cell)
+    get_cell(cell)
     streams = text_streams(np.asarray(ids), batch)
     if streams.shape[1] <= seq_len:
         raise ValueError(f"each of the {batch} streams holds {streams.shape[1]} characters; "
@@ -176,14 +197,14 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
     optimizer = optimizer or Adagrad(lr=0.1)
     params = init_char_model(V, hidden, cell, rng=seed)
     opt_state = optimizer.init(params)
-    state, pos, history = zero_state(params, batch), 0, {"loss": []}
+    state, pos, history = zero_state(params, batch, cell), 0, {"loss": []}
     bar = _progress(steps, progress)
     deadline = None if max_seconds is None else time.perf_counter() + max_seconds
     for _ in range(steps):
         if deadline is not None and time.perf_counter() >= deadline:
             break
         if pos + seq_len + 1 > streams.shape[1]:                   # end of the text: start again, forget
-            state, pos = zero_state(params, batch), 0
+            state, pos = zero_state(params, batch, cell), 0
         inputs = streams[:, pos:pos + seq_len]
         targets = streams[:, pos + 1:pos + seq_len + 1]
         step_out = {}
@@ -205,5 +226,5 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
 def _progress(total, enabled):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm                         # a text bar: notebooks store it as plain text
     return tqdm(total=total, desc="training", unit="chunk")

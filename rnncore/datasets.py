@@ -6,7 +6,14 @@ Every generator takes an explicit numpy Generator (rng) and returns plain arrays
     adding_problem   two marked numbers in a long sequence, target = their sum (Hochreiter & Schmidhuber 1997)
     precedence_task  variable-length token sequences, label = does token A come before token B?
                      (order matters, so a bag of words cannot solve it; a BiRNN with pooling can)
+
+and one bundled Russian text for the char-level language model:
+
+    load_onegin      A. S. Pushkin, «Евгений Онегин» (public domain), cleaned for character modelling
 """
+import re
+from importlib import resources
+
 import numpy as np
 
 from ._validate import check_positive
@@ -75,3 +82,39 @@ def lengths_to_mask(lengths, T):
     """Boolean mask (N, T): True at the first lengths[n] steps of row n."""
     lengths = np.asarray(lengths)
     return np.arange(T) < lengths[:, None]
+
+
+_STANZA_NUMBER = re.compile(r"^[IVXLC]+(\. [IVXLC]+)*\.?$", re.MULTILINE)   # "XXXVI" or "XXXVI. XXXVII"
+_EDITOR_NOTE = re.compile(r"\[\d+ - [^\]]*\]")                               # "[77 - Е sempre bene – и отлично (ит.).]"
+_NOTE_MARK = re.compile(r"(?<=\w)\d+\)")                                      # "Дидло5)" -> "Дидло"
+
+
+def clean_onegin(raw):
+    """Clean the text of «Евгений Онегин» as shipped in rnncore/data/onegin.txt.
+
+    Removed: the Roman stanza numbers on their own lines; the tabs that indent every verse line;
+    the editor's footnotes in square brackets (translations of foreign phrases) and footnote marks
+    such as "5)"; two stray encoding characters ("€", "^" left from lost accents, as in "te^te").
+    Kept: every verse line, chapter titles and headings, punctuation, case, the foreign epigraphs.
+    Stanzas are separated by exactly one empty line; lines end with "\n".
+    """
+    text = _EDITOR_NOTE.sub("", raw)
+    text = _NOTE_MARK.sub("", text)
+    text = text.replace("€", "").replace("^", "")
+    text = _STANZA_NUMBER.sub("", text)
+    lines = [line.strip(" \t") for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))               # one empty line between stanzas
+    return text.strip("\n") + "\n"
+
+
+def load_onegin(lowercase=False, max_chars=None):
+    """A. S. Pushkin, «Евгений Онегин» (1825–1833), the whole novel in verse, cleaned by clean_onegin.
+
+    lowercase=True also lower-cases it (a smaller vocabulary for a small model).
+    Returns a str of about 138 thousand characters (the first max_chars if given).
+    """
+    raw = resources.files("rnncore").joinpath("data/onegin.txt").read_text(encoding="utf-8")
+    text = clean_onegin(raw)
+    if lowercase:
+        text = text.lower()
+    return text if max_chars is None else text[:max_chars]

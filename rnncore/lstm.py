@@ -12,10 +12,29 @@ state_t; colah (002, 004) writes C~_t for g and C_t for c; 000 stacks i, f, o, c
 W [4n x 2n] acting on [h^{l-1}_t; h^l_{t-1}], which is [Wx; Wh] transposed.
 Every *_forward returns (outputs, cache); every *_backward takes (upstream grads, cache) and
 returns the gradients in the order of the forward's arguments.
+
+The state of an LSTM is the pair (h, c). Two ways to run a sequence:
+
+    h, cache = lstm_forward(x, h0, Wx, Wh, b, c0=None)           # the cs231n interface
+    dx, dh0, dWx, dWh, db = lstm_backward(dh, cache)
+
+    h, c_last, cache = lstm_state_forward(x, h0, c0, Wx, Wh, b)   # the cell state in and out
+    dx, dh0, dc0, dWx, dWh, db = lstm_state_backward(dh, dc_last, cache)
+
+The second pair has the shape of lstm_step_forward / lstm_step_backward: it returns the last cell
+state c_T and, given the loss gradient of c_T, the gradient of c0. The last hidden state is
+h[:, -1]; its loss gradient is part of dh (add it to dh[:, -1]). This is what an encoder-decoder
+needs: the encoder's (h[:, -1], c_last) start the decoder, and the decoder's (dh0, dc0) come back
+as the encoder's dh[:, -1] and dc_last. lstm_forward / lstm_backward are the same computation
+with c_T dropped and dc_T = 0.
+
+The sequence functions are organised like rnn_forward / rnn_backward (see rnn.py). Before its
+loop, lstm_state_backward computes every factor that depends only on the forward pass (such as
+o * (1 - tanh(c_t)^2)) for all steps at once; each step then only multiplies them with dh_t, dc_t.
 """
 import numpy as np
 
-from ._steps import batch_first, step_major_rows
+from ._steps import batch_first, sigmoid_inplace, step_major_rows, tanh_inplace
 from ._validate import as_float_array, check_cell_args, check_shape, check_upstream
 from .activations import sigmoid
 
@@ -66,38 +85,104 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     return dx, dprev_h, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
+def lstm_state_forward(x, h0, c0, Wx, Wh, b):
+    """Run an LSTM over a whole sequence from the state (h0, c0); return the last cell state too.
+
+    x (N, T, D); h0, c0 (N, H); Wx (D, 4H); Wh (H, 4H); b (4H,).
+    Returns h (N, T, H), the hidden state of every step (the last one is h[:, -1]);
+    c_last (N, H), the cell state after the last step; and a cache for lstm_state_backward.
+    cache["c"] (N, T, H) holds every cell state and cache["gates"] (N, T, 4H) every i, f, o, g.
+    """
+    N, T, D, H = check_cell_args(x, h0, Wx, Wh, b, gates=4, sequence=True)
+    c0 = as_float_array("c0", c0)
+    check_shape("c0", c0, (N, H), "like h0", label="(N, H)")
+    if c0.dtype != h0.dtype:
+        raise ValueError(f"c0 must have the dtype of h0 ({h0.dtype}); got {c0.dtype}")
+    # g = tanh(a_g) = 2 sigmoid(2 a_g) - 1. With the g columns of Wx, Wh and b doubled (exact in
+    # floating point), one sigmoid over the whole row gives i, f, o and sigmoid(2 a_g) at once.
+    double_g = np.ones(4 * H, dtype=h0.dtype)
+    double_g[3 * H:] = 2
+    Wh_2g = Wh * double_g
+    xs = step_major_rows(x)                               # (T N, D), step by step (see _steps.py)
+    gates = (xs @ (Wx * double_g)).reshape(T, N, 4 * H)   # input projections of every step at once
+    gates += b * double_g
+    hs, cs = (np.empty((T + 1, N, H), dtype=h0.dtype) for _ in range(2))   # [0] is h0, c0; [t + 1] is step t
+    hs[0], cs[0] = h0, c0
+    tanh_c = np.empty((T, N, H), dtype=h0.dtype)
+    hWh, ig = np.empty((N, 4 * H), dtype=h0.dtype), np.empty((N, H), dtype=h0.dtype)
+    with np.errstate(over="ignore"):                      # see _steps.py: sigmoid of a < -709 is 0
+        for t in range(T):
+            a = gates[t]                                  # becomes i, f, o, g of step t, in place
+            a += np.matmul(hs[t], Wh_2g, out=hWh)         # a_t = x_t @ Wx + b + h_{t-1} @ Wh (a_g doubled)
+            sigmoid_inplace(a)                            # i, f, o and sigmoid(2 a_g)
+            i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            g *= 2
+            g -= 1                                        # g = 2 sigmoid(2 a_g) - 1 = tanh(a_g)
+            np.multiply(f, cs[t], out=cs[t + 1])
+            cs[t + 1] += np.multiply(i, g, out=ig)        # c_t = f * c_{t-1} + i * g
+            tanh_inplace(cs[t + 1], out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=hs[t + 1])      # h_t = o * tanh(c_t)
+    cache = {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "h": batch_first(hs[1:]), "c": batch_first(cs[1:]),
+             "gates": batch_first(gates), "xs": xs, "hs": hs, "cs": cs, "tanh_c": tanh_c}
+    return batch_first(hs[1:].copy()), cs[T].copy(), cache      # copies: the caller's to change
+
+
+def lstm_state_backward(dh, dc_last, cache):
+    """Backpropagation through time for lstm_state_forward.
+
+    dh (N, T, H): the loss gradient of every h_t (that of the last state h_T is dh[:, -1]);
+    dc_last (N, H): the loss gradient of the last cell state c_T, or None for zero.
+    Returns dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    c0, Wx, Wh = cache["c0"], cache["Wx"], cache["Wh"]
+    xs, hs, cs, tanh_c = cache["xs"], cache["hs"], cache["cs"], cache["tanh_c"]
+    gates = batch_first(cache["gates"])                   # (T, N, 4H) again
+    T, N, H = tanh_c.shape
+    dh = batch_first(check_upstream("dh", dh, (N, T, H), hs.dtype))    # (T, N, H)
+    dprev_c = np.zeros_like(c0) if dc_last is None else check_upstream("dc_last", dc_last, (N, H), hs.dtype).copy()
+    i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))   # (T, N, H) each
+
+    # What depends only on the forward pass, for all steps at once (large vectorised passes);
+    # the loop below only multiplies these factors with the gradients that flow back.
+    dc_by_dh = o * (1 - tanh_c ** 2)                         # h_t = o * tanh(c_t): dc_t gets dh_t * o * tanh'(c_t)
+    k = np.empty_like(gates)                                 # da_t = [dc_t, dc_t, dh_t, dc_t] * k_t, block by block
+    np.multiply(g, i * (1 - i), out=k[:, :, :H])             # c_t = f * c_{t-1} + i * g, i = sigmoid(a_i)
+    np.multiply(cs[:-1], f * (1 - f), out=k[:, :, H:2 * H])  # c_t = f * c_{t-1} + i * g, f = sigmoid(a_f)
+    np.multiply(tanh_c, o * (1 - o), out=k[:, :, 2 * H:3 * H])   # h_t = o * tanh(c_t), o = sigmoid(a_o)
+    np.multiply(i, 1 - g * g, out=k[:, :, 3 * H:])           # c_t = f * c_{t-1} + i * g, g = tanh(a_g)
+
+    da = k                                                   # step t turns its factors into its gradients, in place
+    dprev_h, dh_t, dc = (np.zeros_like(c0) for _ in range(3))
+    for t in reversed(range(T)):
+        np.add(dh[t], dprev_h, out=dh_t)                     # h_t feeds the loss at t and step t + 1
+        np.multiply(dh_t, dc_by_dh[t], out=dc)
+        dc += dprev_c                                        # c_t feeds h_t and c_{t+1}
+        d = da[t]
+        d[:, :H] *= dc                                       # da_i
+        d[:, H:2 * H] *= dc                                  # da_f
+        d[:, 2 * H:3 * H] *= dh_t                            # da_o: from dh_t, not dc_t
+        d[:, 3 * H:] *= dc                                   # da_g
+        np.multiply(dc, f[t], out=dprev_c)                   # c_t = f * c_{t-1} + ...
+        np.matmul(d, Wh.T, out=dprev_h)                      # a_t = ... + h_{t-1} @ Wh
+    da = da.reshape(T * N, 4 * H)
+    dx = batch_first((da @ Wx.T).reshape(T, N, -1))       # a_t = x_t @ Wx + h_{t-1} @ Wh + b
+    dWx = xs.T @ da
+    dWh = hs[:-1].reshape(T * N, H).T @ da
+    db = da.sum(axis=0)
+    return dx, dprev_h, dprev_c, dWx, dWh, db
+
+
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     """Run an LSTM over a whole sequence.
 
     x (N, T, D); h0 (N, H); Wx (D, 4H); Wh (H, 4H); b (4H,); c0 (N, H), zero if None.
     Returns h (N, T, H), the hidden state of every step, and a cache for lstm_backward;
-    cache["c"] (N, T, H) holds every cell state (cache["c"][:, -1] carries on to a next chunk)
-    and cache["gates"] (N, T, 4H) every i, f, o, g.
+    cache["c"] (N, T, H) holds every cell state and cache["gates"] (N, T, 4H) every i, f, o, g.
+    For the last cell state and the gradient of c0 use lstm_state_forward / lstm_state_backward.
     """
-    N, T, D, H = check_cell_args(x, h0, Wx, Wh, b, gates=4, sequence=True)
     if c0 is None:
-        c0 = np.zeros_like(h0)
-    check_shape("c0", as_float_array("c0", c0), (N, H), "like h0", label="(N, H)")
-    xs = step_major_rows(x)                               # (T N, D), step by step (see _steps.py)
-    gates = (xs @ Wx).reshape(T, N, 4 * H)                # input projections of every step at once
-    gates += b
-    hs, cs = (np.empty((T + 1, N, H), dtype=h0.dtype) for _ in range(2))   # [0] is h0, c0; [t + 1] is step t
-    hs[0], cs[0] = h0, c0
-    tanh_c = np.empty((T, N, H), dtype=h0.dtype)
-    hWh = np.empty((N, 4 * H), dtype=h0.dtype)
-    for t in range(T):
-        a = gates[t]                                      # becomes i, f, o, g of step t, in place
-        a += np.matmul(hs[t], Wh, out=hWh)                # a_t = x_t @ Wx + b + h_{t-1} @ Wh
-        sigmoid(a[:, :3 * H], out=a[:, :3 * H])           # i, f, o
-        np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])           # g
-        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        np.multiply(f, cs[t], out=cs[t + 1])
-        cs[t + 1] += i * g                                # c_t = f * c_{t-1} + i * g
-        np.tanh(cs[t + 1], out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=hs[t + 1])          # h_t = o * tanh(c_t)
-    h = batch_first(hs[1:])
-    cache = {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "h": h, "c": batch_first(cs[1:]),
-             "gates": batch_first(gates), "xs": xs, "hs": hs, "cs": cs, "tanh_c": tanh_c}
+        c0 = np.zeros_like(as_float_array("h0", h0))
+    h, _, cache = lstm_state_forward(x, h0, c0, Wx, Wh, b)
     return h, cache
 
 
@@ -107,31 +192,5 @@ def lstm_backward(dh, cache):
     dh (N, T, H): the loss gradient of every h_t. (No loss reads c_t directly.)
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    h0, c0, Wx, Wh = cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
-    xs, hs, cs, tanh_c = cache["xs"], cache["hs"], cache["cs"], cache["tanh_c"]
-    gates = batch_first(cache["gates"])                   # (T, N, 4H) again
-    T, N, H = tanh_c.shape
-    dh = batch_first(check_upstream("dh", dh, (N, T, H), hs.dtype))    # (T, N, H)
-    da = np.empty_like(gates)                             # gradients of the pre-activations a_t
-    dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(T)):
-        a, d = gates[t], da[t]
-        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        dh_t = dh[t] + dprev_h                            # h_t feeds the loss at t and step t + 1
-        dc = dh_t * o * (1 - tanh_c[t] ** 2)              # h_t = o * tanh(c_t)
-        dc += dprev_c                                     # c_t also feeds c_{t+1}
-        np.multiply(dc, g, out=d[:, :H])                  # c_t = f * c_{t-1} + i * g
-        np.multiply(dc, cs[t], out=d[:, H:2 * H])
-        np.multiply(dh_t, tanh_c[t], out=d[:, 2 * H:3 * H])       # h_t = o * tanh(c_t)
-        np.multiply(dc, i, out=d[:, 3 * H:])
-        ifo = a[:, :3 * H]
-        d[:, :3 * H] *= ifo * (1 - ifo)                   # i, f, o = sigmoid(a_i, a_f, a_o)
-        d[:, 3 * H:] *= 1 - g * g                         # g = tanh(a_g)
-        dprev_c = dc * f                                  # c_t = f * c_{t-1} + ...
-        dprev_h = d @ Wh.T                                # a_t = ... + h_{t-1} @ Wh
-    da = da.reshape(T * N, 4 * H)
-    dx = batch_first((da @ Wx.T).reshape(T, N, -1))       # a_t = x_t @ Wx + h_{t-1} @ Wh + b
-    dWx = xs.T @ da
-    dWh = hs[:-1].reshape(T * N, H).T @ da
-    db = da.sum(axis=0)
-    return dx, dprev_h, dWx, dWh, db
+    dx, dh0, _, dWx, dWh, db = lstm_state_backward(dh, None, cache)
+    return dx, dh0, dWx, dWh, db

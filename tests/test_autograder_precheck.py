@@ -42,19 +42,6 @@ def test_missing_notebook_is_reported(tmp_path):
     assert found == {} and _kinds(problems) == ["missing-notebook"]
 
 
-def test_deleted_and_edited_test_cells_are_detected(release):
-    """Does removing one test cell and weakening another give one deleted and one edited report?"""
-    tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    submission = nbformat.reads(nbformat.writes(release), as_version=4)
-    submission.cells = [c for c in submission.cells
-                        if c.metadata.get("nbgrader", {}).get("grade_id") != tests[0].metadata.nbgrader.grade_id]
-    for cell in submission.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == tests[1].metadata.nbgrader.grade_id:
-            cell.source = "assert True"
-    problems = precheck.locked_cell_changes(submission, release, ASSIGNMENT)
-    assert _kinds(problems) == ["deleted-test-cell", "edited-test-cell"]
-
-
 def test_honest_solution_raises_no_flags():
     """Does the reference solution, handed in as a student would, pass the code scan silently?"""
     for assignment in course.assignment_ids():
@@ -73,6 +60,13 @@ def test_honest_solution_raises_no_flags():
     ("import sys\nsys.setprofile(None)", "replaces the profiler hook"),
     ("import os\nos._exit(0)", "kills the kernel"),
     ("%timeit 1 + 1\nimport gc", "imports gc"),
+    ("exec(bytes.fromhex('7072696e74283129'))", "uses exec (runs code from a string)"),
+    ("f = eval('lambda x: x')", "uses eval (runs code from a string)"),
+    ("code = compile('1', 'x', 'eval')", "uses compile (compiles code from a string)"),
+    ("get_ipython().ast_node_interactivity = 'all'", "uses get_ipython (reaches into the IPython shell"),
+    ("!cat /etc/passwd", "runs a shell command"),
+    ("%run -i other.py", "runs the magic %run"),
+    ("%%bash\nls /", "runs the magic %bash"),
 ])
 def test_suspicious_code_is_flagged(code, expected, release):
     """Is each way of reaching the reference or patching the test environment flagged with a clear reason?"""
@@ -82,3 +76,37 @@ def test_suspicious_code_is_flagged(code, expected, release):
             break
     details = [p.detail for p in precheck.scan_student_code(release, ASSIGNMENT)]
     assert any(expected in d for d in details), details
+
+
+def test_a_solution_cell_marked_locked_is_still_scanned(release):
+    """Does a solution cell whose metadata the student switched to locked still get scanned (the release decides)?"""
+    submission = nbformat.reads(nbformat.writes(release), as_version=4)
+    cell = next(c for c in submission.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    cell.source = "import rnncore"
+    cell.metadata.nbgrader["locked"], cell.metadata.nbgrader["solution"] = True, False
+    assert precheck.scan_student_code(submission, ASSIGNMENT) == []          # trusting its own metadata: missed
+    details = [p.detail for p in precheck.scan_student_code(submission, ASSIGNMENT, release)]
+    assert any("imports the rnncore reference" in d for d in details), details
+
+
+def test_harmless_magics_are_not_flagged(release):
+    """Are %matplotlib and %time left alone (they only display or time)?"""
+    submission = nbformat.reads(nbformat.writes(release), as_version=4)
+    next(c for c in submission.cells if c.metadata.get("nbgrader", {}).get("solution")).source = \
+        "%matplotlib inline\n%time x = 1"
+    assert precheck.scan_student_code(submission, ASSIGNMENT, release) == []
+
+
+def test_oversized_notebooks_are_refused_before_parsing(tmp_path, monkeypatch):
+    """Is a notebook over the byte or cell limit refused with a reason, without nbformat reading it?"""
+    monkeypatch.setattr(precheck, "MAX_NOTEBOOK_BYTES", 1000)
+    big = tmp_path / "big.ipynb"
+    big.write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x" * 2000)])))
+    nb, reason = precheck.read_notebook(big)
+    assert nb is None and "too large" in reason
+    monkeypatch.setattr(precheck, "MAX_NOTEBOOK_BYTES", 10 ** 9)
+    many = tmp_path / "many.ipynb"
+    many.write_text(nbformat.writes(nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("1") for _ in range(precheck.MAX_CELLS + 1)])))
+    nb, reason = precheck.read_notebook(many)
+    assert nb is None and "too many cells" in reason

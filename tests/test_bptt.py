@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 import rnncore as rc
-from conftest import cell_args
+from helpers import CELL_IDS, CELL_VARIANTS, cell_args
 
-CELLS = [("rnn", 1, {}), ("lstm", 4, {}), ("gru", 3, {"reset_after": True})]
+CELLS = [(cell.name, cell.gates, options) for _, cell, options in CELL_VARIANTS]
 
 
-@pytest.mark.parametrize("cell, gates, options", CELLS, ids=[c[0] for c in CELLS])
+@pytest.mark.parametrize("cell, gates, options", CELLS, ids=CELL_IDS)
 def test_truncation_longer_than_the_sequence_is_full_bptt(cell, gates, options, rng):
     """With k >= T, does truncated BPTT give exactly the full-BPTT gradients and states?"""
     x, h0, Wx, Wh, b = cell_args(rng, gates, 2, 7, 3, 4)
@@ -22,33 +22,28 @@ def test_truncation_longer_than_the_sequence_is_full_bptt(cell, gates, options, 
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("cell, gates, options", CELLS, ids=[c[0] for c in CELLS])
+@pytest.mark.parametrize("cell, gates, options", CELLS, ids=CELL_IDS)
 def test_truncation_carries_the_state_and_cuts_the_gradient(cell, gates, options, rng):
     """With k < T, are the states those of the full pass, and the gradients the sum of per-chunk BPTT?"""
     T, k = 7, 3
     x, h0, Wx, Wh, b = cell_args(rng, gates, 2, T, 3, 4)
     dh = rng.standard_normal((2, T, 4))
-    forward, backward, _ = rc.CELLS[cell]
-    h_full, _ = forward(x, h0, Wx, Wh, b, **options)
+    spec = rc.get_cell(cell)
+    h_full, _ = spec.forward(x, h0, Wx, Wh, b, **options)
     h, (dx, dWx, dWh, db) = rc.truncated_bptt(x, h0, Wx, Wh, b, dh, k=k, cell=cell, **options)
     np.testing.assert_allclose(h, h_full, rtol=1e-13)
-    # each chunk on its own, starting from the carried state as a constant
+    # each chunk on its own, starting from the carried state (h, c) as a constant
     expected = [np.zeros_like(a) for a in (Wx, Wh, b)]
-    c = np.zeros_like(h0)
+    c = spec.zero_state(2, 4)[1]
     for chunk in rc.chunk_slices(T, k):
         start_h = h0 if chunk.start == 0 else h_full[:, chunk.start - 1]
-        extra = {}
-        if cell == "lstm":
-            extra = {"c0": c}
-        _, cache = forward(x[:, chunk], start_h, Wx, Wh, b, **options, **extra)
-        if cell == "lstm":
-            c = cache["c"][:, -1]
-        grads = backward(dh[:, chunk], cache)
-        for acc, g in zip(expected, grads[2:]):
+        _, c, cache = spec.run(x[:, chunk], start_h, c, Wx, Wh, b, **options)
+        grads = spec.run_backward(dh[:, chunk], None, cache)
+        for acc, g in zip(expected, grads[3:]):
             acc += g
     for got, want in zip((dWx, dWh, db), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
-    full = backward(dh, forward(x, h0, Wx, Wh, b, **options)[1])
+    full = spec.backward(dh, spec.forward(x, h0, Wx, Wh, b, **options)[1])
     assert rc.rel_error(dWh, full[3]) > 1e-6                  # something was really cut
 
 

@@ -15,7 +15,7 @@ SAMPLES = honest_samples()
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """All honest samples graded once, two at a time, with a 10 s cell timeout."""
+    """All honest samples graded once, two at a time, with a 15 s cell timeout."""
     out = tmp_path_factory.mktemp("graded")
     summary = run_grading(HONEST, out, jobs=2, timeout=15)
     return out, summary

@@ -4,18 +4,12 @@ import pytest
 import torch
 
 import rnncore as rc
-from conftest import cell_args, random_sizes
+from helpers import CELL_IDS, CELL_VARIANTS, cell_args, random_sizes
 from torch_mapping import grads_from_torch, make_module, weights_from_torch
 
 ARG_NAMES = ["x", "h0", "Wx", "Wh", "b"]
-# (name, sequence forward, sequence backward, gate blocks, forward options)
-CELLS = [
-    ("rnn", rc.rnn_forward, rc.rnn_backward, 1, {}),
-    ("lstm", rc.lstm_forward, rc.lstm_backward, 4, {}),
-    ("gru", rc.gru_forward, rc.gru_backward, 3, {"reset_after": False}),
-    ("gru_reset_after", rc.gru_forward, rc.gru_backward, 3, {"reset_after": True}),
-]
-CELL_IDS = [c[0] for c in CELLS]
+# (id, sequence forward, sequence backward, gate blocks, forward options), from the registry
+CELLS = [(name, cell.forward, cell.backward, cell.gates, options) for name, cell, options in CELL_VARIANTS]
 
 
 def _forward(fwd, options):
@@ -32,78 +26,72 @@ def test_sequence_backward_matches_numeric_gradient(name, fwd, bwd, gates, optio
     assert max(errors.values()) < 1e-7, errors
 
 
-def _step_problem(name, rng):
-    """Forward/backward of one step as functions of (x, prev_h, [prev_c,] Wx, Wh, b) with one output."""
+def _step_problem(cell, options, rng):
+    """Forward/backward of one step as functions of (x, prev_h, [prev_c,] Wx, Wh, b) with one output.
+
+    With a cell state the output is [next_h, next_c] side by side, so one check covers both.
+    """
     N, _, D, H = random_sizes(rng)
-    gates = {"rnn": 1, "lstm": 4, "gru": 3, "gru_reset_after": 3}[name]
-    x, h, Wx, Wh, b = cell_args(rng, gates, N, 1, D, H)
+    x, h, Wx, Wh, b = cell_args(rng, cell.gates, N, 1, D, H)
     x = x[:, 0]
-    if name == "rnn":
-        return rc.rnn_step_forward, rc.rnn_step_backward, (x, h, Wx, Wh, b), rng.standard_normal((N, H))
-    if name == "lstm":
-        def forward(*args):
-            next_h, next_c, cache = rc.lstm_step_forward(*args)
-            return np.concatenate([next_h, next_c], axis=1), cache
+    if not cell.has_cell_state:
+        forward = lambda *args: cell.step_forward(*args, **options)
+        return forward, cell.step_backward, (x, h, Wx, Wh, b), rng.standard_normal((N, H))
 
-        def backward(dout, cache):
-            return rc.lstm_step_backward(dout[:, :H], dout[:, H:], cache)
-        c = rng.standard_normal((N, H))
-        return forward, backward, (x, h, c, Wx, Wh, b), rng.standard_normal((N, 2 * H))
-    reset_after = name == "gru_reset_after"
-    forward = lambda *args: rc.gru_step_forward(*args, reset_after=reset_after)
-    return forward, rc.gru_step_backward, (x, h, Wx, Wh, b), rng.standard_normal((N, H))
+    def forward(*args):
+        next_h, next_c, cache = cell.step_forward(*args, **options)
+        return np.concatenate([next_h, next_c], axis=1), cache
+
+    def backward(dout, cache):
+        return cell.step_backward(dout[:, :H], dout[:, H:], cache)
+    c = rng.standard_normal((N, H))
+    return forward, backward, (x, h, c, Wx, Wh, b), rng.standard_normal((N, 2 * H))
 
 
-@pytest.mark.parametrize("name", CELL_IDS)
-def test_step_backward_matches_numeric_gradient(name, rng):
+@pytest.mark.parametrize("name, cell, options", CELL_VARIANTS, ids=CELL_IDS)
+def test_step_backward_matches_numeric_gradient(name, cell, options, rng):
     """Does each *_step_backward give the finite-difference gradients (LSTM: of both next_h and next_c)?"""
-    forward, backward, args, dout = _step_problem(name, rng)
+    forward, backward, args, dout = _step_problem(cell, options, rng)
     errors = rc.check_gradients(forward, backward, args, dout)
     assert max(errors.values()) < 1e-7, errors
 
 
-@pytest.mark.parametrize("name, fwd, bwd, gates, options", CELLS, ids=CELL_IDS)
-def test_sequence_equals_a_loop_of_steps(name, fwd, bwd, gates, options, rng):
+@pytest.mark.parametrize("name, cell, options", CELL_VARIANTS, ids=CELL_IDS)
+def test_sequence_equals_a_loop_of_steps(name, cell, options, rng):
     """Do the fast sequence functions compute what a plain loop over the step functions computes?"""
     N, T, D, H = random_sizes(rng)
-    x, h0, Wx, Wh, b = args = cell_args(rng, gates, N, T, D, H)
+    x, h0, Wx, Wh, b = args = cell_args(rng, cell.gates, N, T, D, H)
     dh = rng.standard_normal((N, T, H))
-    h_seq, cache = fwd(*args, **options)
-    grads_seq = bwd(dh, cache)
+    h_seq, cache = cell.forward(*args, **options)
+    grads_seq = cell.backward(dh, cache)
 
-    h, c, caches, hs = h0, np.zeros_like(h0), [], []
+    h, c = h0, cell.zero_state(N, H)[1]
+    caches, hs = [], []
     for t in range(T):
-        if name == "rnn":
-            h, step_cache = rc.rnn_step_forward(x[:, t], h, Wx, Wh, b)
-        elif name == "lstm":
-            h, c, step_cache = rc.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
-        else:
-            h, step_cache = rc.gru_step_forward(x[:, t], h, Wx, Wh, b, **options)
+        h, c, step_cache = cell.step(x[:, t], h, c, Wx, Wh, b, **options)
         caches.append(step_cache)
         hs.append(h)
     np.testing.assert_allclose(h_seq, np.stack(hs, axis=1), rtol=1e-13, atol=1e-14)
 
     dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(h0)
+    dprev_h, dprev_c = np.zeros_like(h0), cell.zero_state(N, H)[1]
     for t in reversed(range(T)):
-        if name == "lstm":
-            dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = rc.lstm_step_backward(dh[:, t] + dprev_h, dprev_c, caches[t])
-        else:
-            step_backward = rc.rnn_step_backward if name == "rnn" else rc.gru_step_backward
-            dx[:, t], dprev_h, dWx_t, dWh_t, db_t = step_backward(dh[:, t] + dprev_h, caches[t])
+        dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = cell.step_back(dh[:, t] + dprev_h, dprev_c, caches[t])
         dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
     for got, want in zip(grads_seq, (dx, dprev_h, dWx, dWh, db)):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-TORCH_CELLS = [("rnn", rc.rnn_forward, rc.rnn_backward, {}), ("lstm", rc.lstm_forward, rc.lstm_backward, {}),
-               ("gru", rc.gru_forward, rc.gru_backward, {"reset_after": True})]
+# the variants torch computes: its GRU resets after the recurrent product
+TORCH_CELLS = [(name, cell.forward, cell.backward, options) for name, cell, options in CELL_VARIANTS
+               if options.get("reset_after", True)]
 
 
-@pytest.mark.parametrize("cell, fwd, bwd, options", TORCH_CELLS, ids=[c[0] for c in TORCH_CELLS])
+@pytest.mark.parametrize("name, fwd, bwd, options", TORCH_CELLS, ids=[c[0] for c in TORCH_CELLS])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_forward_and_backward_match_pytorch(cell, fwd, bwd, options, seed):
+def test_forward_and_backward_match_pytorch(name, fwd, bwd, options, seed):
     """Do outputs and all gradients equal torch.nn.RNN/LSTM/GRU's in float64 with copied weights?"""
+    cell = name.split("_")[0]                                  # torch_mapping's cell names: rnn, lstm, gru
     rng = np.random.default_rng(seed)
     N, T, D, H = (int(v) for v in rng.integers(2, 7, size=4))
     module = make_module(cell, D, H, seed)
@@ -112,7 +100,7 @@ def test_forward_and_backward_match_pytorch(cell, fwd, bwd, options, seed):
 
     x_t = torch.tensor(x, requires_grad=True)
     h0_t = torch.tensor(h0[None], requires_grad=True)
-    state = (h0_t, torch.zeros(1, N, H, dtype=torch.float64)) if cell == "lstm" else h0_t
+    state = (h0_t, torch.zeros(1, N, H, dtype=torch.float64)) if rc.get_cell(cell).has_cell_state else h0_t
     out_t, _ = module(x_t, state)
     (out_t * torch.from_numpy(dh)).sum().backward()
 

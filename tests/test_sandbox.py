@@ -1,7 +1,7 @@
 """The kernel sandbox on its own: what student code inside it can and cannot do.
 
-Each test runs a few cells in a sandboxed kernel through SafeExecute (nbgrader's Execute with
-our safety changes) and reads the outputs. Without bubblewrap these tests are skipped, except in
+Each test runs a few cells in a sandboxed kernel through JudgedExecute (nbgrader's Execute as the
+grader runs it) and reads the outputs. Without bubblewrap these tests are skipped, except in
 CI, which sets RNNCOURSE_REQUIRE_SANDBOX=1 so that a missing sandbox fails instead.
 """
 import os
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from autograder import course, sandbox
-from autograder.execute import KERNEL_DIED, NOT_RUN, SafeExecute
+from autograder.execute import KERNEL_DIED, NOT_RUN, JudgedExecute
 from grading import require_sandbox
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def run_cells(tmp_path, probe, sources, limits=sandbox.Limits(), hide=(), timeou
     config.Execute.timeout = timeout
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     try:
-        SafeExecute(config=config).preprocess(nb, {"metadata": {"path": str(work)}})
+        JudgedExecute(config=config).preprocess(nb, {"metadata": {"path": str(work)}})
     finally:
         sandbox.remove_cgroup(probe.cgroup_root, f"autograder-test-{os.getpid()}")
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -81,6 +81,52 @@ def test_course_sources_are_hidden_and_the_repository_is_read_only(tmp_path, pro
     assert target.read_bytes() == before and (course.REPO / "lectures" / "README.md").exists()
 
 
+def test_nothing_only_root_may_read_is_readable_and_the_reference_is_absent(tmp_path, probe):
+    """Can the kernel read neither /etc/shadow (root-only) nor import rnncore, the reference?"""
+    nb = run_cells(tmp_path, probe, [
+        "import os\nprint(os.path.exists('/etc/shadow'), os.access('/etc/shadow', os.R_OK))",
+        "try:\n    import rnncore\n    print('imported')\nexcept ImportError:\n    print('absent')",
+        "import autograder.testing, autograder.kernel_server\nprint('helpers')",
+    ])
+    assert text(nb.cells[0]).split()[1] == "False"
+    assert text(nb.cells[1]).strip() == "absent"
+    assert text(nb.cells[2]).strip() == "helpers"
+
+
+@pytest.mark.parametrize("folder", ["/tmp", "/var/tmp", "/dev/shm", "."])
+def test_writable_folders_are_small(tmp_path, probe, folder):
+    """Does writing 300 MB into each writable folder fail with 'no space' long before the host's memory?"""
+    nb = run_cells(tmp_path, probe, [
+        f"import os\nwritten = 0\ntry:\n    for k in range(300):\n"
+        f"        with open(os.path.join({folder!r}, f'f{{k}}'), 'wb') as f:\n            f.write(b'x' * 2**20)\n"
+        f"        written += 1\nexcept OSError as e:\n    print('full after', written, 'MB')",
+    ])
+    full = text(nb.cells[0]).split()
+    assert full[:2] == ["full", "after"] and int(full[2]) <= sandbox.Limits().workdir_mb
+
+
+def test_the_socket_folder_is_sealed_once_the_kernel_runs(tmp_path, probe):
+    """Can the kernel create files in the host folder that holds its sockets? (It must not.)"""
+    nb = run_cells(tmp_path, probe, [
+        "import os, sys\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+        "try:\n    open(os.path.join(folder, 'junk'), 'wb').write(b'x')\n    print('written')\n"
+        "except OSError:\n    print('refused')",
+    ])
+    assert text(nb.cells[0]).strip() == "refused"
+
+
+def test_display_updates_count_towards_the_output_cap(tmp_path, probe):
+    """Is a flood of update_display_data messages cut like any other output?"""
+    nb = run_cells(tmp_path, probe, [
+        "from IPython.display import display\nhandle = display('start', display_id=True)\n"
+        "for k in range(60):\n    handle.update('y' * 100_000 + str(k))",
+        "print('after the updates')",
+    ])
+    stored = sum(len(str(o)) for o in nb.cells[0].outputs)
+    assert stored < 2_500_000 and "[output cut" in text(nb.cells[0])
+    assert text(nb.cells[1]).strip() == "after the updates"
+
+
 def test_only_the_python_installation_is_visible_in_home_folders(tmp_path, probe):
     """Does a home folder show nothing but the path to the Python installation, if that lives there?"""
     home = os.path.expanduser("~")
@@ -126,7 +172,7 @@ def test_big_files_and_huge_output_are_cut(tmp_path, probe):
     ], limits=sandbox.Limits(max_file_mb=4))
     assert text(nb.cells[0]).strip() == "write refused"
     flood = text(nb.cells[1])
-    assert len(flood) < 3_000_000 and "[grader] output-truncated" in flood
+    assert len(flood) < 3_000_000 and "[output cut" in flood
     assert text(nb.cells[2]).strip() == "after the flood"
 
 

@@ -4,20 +4,20 @@ import pytest
 import torch
 
 import rnncore as rc
-from conftest import random_sizes
+from helpers import random_sizes
 from torch_mapping import weights_from_torch
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+NAMES = list(rc.RECURRENT_CELLS)
 
 
 def _layers(rng, cell, L, D, H):
-    G = GATES[cell]
+    G = rc.get_cell(cell).gates
     return [tuple(a * 0.5 for a in (rng.standard_normal((D if l == 0 else H, G * H)),
                                      rng.standard_normal((H, G * H)), rng.standard_normal(G * H)))
             for l in range(L)]
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", NAMES)
 def test_stacked_backward_matches_numeric_gradient(cell, rng):
     """Are the gradients of x, every h0 and every layer's weights right through 3 layers?"""
     N, T, D, H = random_sizes(rng)
@@ -56,7 +56,7 @@ def test_stacked_lstm_matches_pytorch_two_layers():
     np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", NAMES)
 def test_bidirectional_backward_matches_numeric_gradient_with_lengths(cell, rng):
     """With sequences of different lengths, are all gradients of the bidirectional layer right?"""
     N, T, D, H = random_sizes(rng)

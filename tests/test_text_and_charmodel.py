@@ -66,13 +66,13 @@ def test_synthetic_tasks_have_the_promised_structure():
     assert 0.35 < labels.mean() < 0.65
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", list(rc.RECURRENT_CELLS))
 def test_char_model_gradients_match_numeric(cell, rng):
-    """Are the char model's gradients of every parameter the finite-difference ones?"""
+    """Are the char model's gradients of every parameter the finite-difference ones, for every cell?"""
     V, H = 5, 4
     params = rc.init_char_model(V, H, cell, rng=rng, scale=0.5)
     inputs, targets = rng.integers(0, V, size=(2, 6)), rng.integers(0, V, size=(2, 6))
-    state = rc.zero_state(params, 2)
+    state = tuple(None if s is None else s + 0.5 for s in rc.zero_state(params, 2, cell))   # a carried state
     _, grads, _ = rc.char_model_loss(params, inputs, targets, state, cell)
     for name, p in params.items():
         def loss_of(v, name=name):
@@ -111,8 +111,9 @@ def test_char_model_state_carries_across_chunks(rng):
     """Is running two chunks with the carried state the same as running one long chunk?"""
     params = rc.init_char_model(5, 4, "lstm", rng=rng, scale=0.5)
     ids = rng.integers(0, 5, size=(2, 11))
-    whole_loss, _, whole_state = rc.char_model_loss(params, ids[:, :10], ids[:, 1:], rc.zero_state(params, 2), "lstm")
-    l1, _, s1 = rc.char_model_loss(params, ids[:, :5], ids[:, 1:6], rc.zero_state(params, 2), "lstm")
+    start = rc.zero_state(params, 2, "lstm")
+    whole_loss, _, whole_state = rc.char_model_loss(params, ids[:, :10], ids[:, 1:], start, "lstm")
+    l1, _, s1 = rc.char_model_loss(params, ids[:, :5], ids[:, 1:6], start, "lstm")
     l2, _, s2 = rc.char_model_loss(params, ids[:, 5:10], ids[:, 6:11], s1, "lstm")
     assert (l1 + l2) / 2 == pytest.approx(whole_loss, rel=1e-12)
     np.testing.assert_allclose(s2[0], whole_state[0], rtol=1e-12)
@@ -125,3 +126,44 @@ def test_training_budget_stops_training():
     _, spent = rc.train_char_model(ids, 5, hidden=4, seq_len=5, batch=2, steps=7, progress=False, max_seconds=0)
     _, full = rc.train_char_model(ids, 5, hidden=4, seq_len=5, batch=2, steps=7, progress=False)
     assert spent["loss"] == [] and len(full["loss"]) == 7
+
+
+def test_zero_state_comes_from_the_cell_not_from_weight_shapes():
+    """Is (h, c) zero with c only for a named LSTM, and are params of another cell refused with a clear message?"""
+    lstm = rc.init_char_model(5, 4, "lstm")
+    h, c = rc.zero_state(lstm, 3, "lstm")
+    assert h.shape == c.shape == (3, 4) and not h.any() and not c.any()
+    assert rc.zero_state(rc.init_char_model(5, 4, "gru"), 3, "gru")[1] is None
+    h, c = rc.zero_state(lstm, 3)                                 # no cell named: c = None, read as zeros
+    assert h.shape == (3, 4) and c is None
+    with pytest.raises(ValueError, match=r"cell 'rnn' with H = 4 needs \(H, H\) = \(4, 4\)"):
+        rc.zero_state(lstm, 3, "rnn")                             # LSTM params, the wrong cell named
+    with pytest.raises(ValueError, match="cell must be one of"):
+        rc.init_char_model(5, 4, "transformer")
+
+
+def test_char_model_backward_is_char_model_loss_split_in_two(rng):
+    """Are char_model_forward + softmax_cross_entropy + char_model_backward exactly char_model_loss?"""
+    params = rc.init_char_model(5, 4, "gru", rng=rng, scale=0.5)
+    ids = rng.integers(0, 5, size=(2, 7))
+    state = rc.zero_state(params, 2, "gru")
+    loss, grads, next_state = rc.char_model_loss(params, ids[:, :-1], ids[:, 1:], state, "gru")
+    scores, h, state2, cache = rc.char_model_forward(params, ids[:, :-1], state, "gru")
+    loss2, dscores = rc.softmax_cross_entropy(scores, ids[:, 1:])
+    grads2 = rc.char_model_backward(dscores, cache)
+    assert loss2 == loss and sorted(grads2) == sorted(params)
+    for k in params:
+        np.testing.assert_array_equal(grads2[k], grads[k])
+    np.testing.assert_array_equal(state2[0], h[:, -1])
+
+
+def test_a_state_without_c_starts_the_lstm_from_a_zero_cell_state(rng):
+    """Do char_model_loss and sample_chars read c = None as zeros for the LSTM (as zero_state(params, N) gives)?"""
+    params = rc.init_char_model(5, 4, "lstm", rng=rng, scale=0.5)
+    ids = rng.integers(0, 5, size=(2, 7))
+    with_c = rc.char_model_loss(params, ids[:, :-1], ids[:, 1:], rc.zero_state(params, 2, "lstm"), "lstm")
+    without_c = rc.char_model_loss(params, ids[:, :-1], ids[:, 1:], rc.zero_state(params, 2), "lstm")
+    assert with_c[0] == without_c[0]
+    np.testing.assert_array_equal(with_c[2][1], without_c[2][1])
+    sample = rc.sample_chars(params, ids[0], 10, rng=0, cell="lstm", state=rc.zero_state(params, 1))
+    np.testing.assert_array_equal(sample, rc.sample_chars(params, ids[0], 10, rng=0, cell="lstm"))

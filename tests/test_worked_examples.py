@@ -1,4 +1,5 @@
-"""Every worked example of the slides (COURSE.md section 2), reproduced through the public API to 5 decimals."""
+"""Every worked example of the source slides (the NLP lecture: neuron, dense layer, softmax, gradient descent,
+backprop on a tanh neuron, the manual LSTM, bag of words, counting ones), through the public API to 5 decimals."""
 import numpy as np
 import pytest
 

@@ -1,0 +1,148 @@
+"""Unpacking archives of submissions without trusting them.
+
+An LMS download is a zip of what students uploaded, and students upload archives too. Anything in
+there may be hostile: members named `../../x`, absolute paths, symlinks, a "zip" that is not one,
+a few kilobytes that inflate to gigabytes, archives nested a hundred deep, file names that are not
+UTF-8, hundreds of characters long or full of control characters. `unpack` extracts zip and tar
+archives, nested ones included, with limits on the total size, the number of files and the depth.
+Files are written under short generated names (the original name is kept beside, as text), so no
+file name can reach outside the target or exceed a file system's limits. What cannot be unpacked
+is returned as a problem for that one archive; the rest goes on.
+"""
+import stat
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+MAX_TOTAL_BYTES = 256 * 2 ** 20           # everything extracted, all levels together
+MAX_FILES = 20_000
+MAX_DEPTH = 4                             # archives inside archives
+CHUNK = 2 ** 20
+
+
+@dataclass
+class Unpacked:
+    """One file that came out of the archives: its path on disk and the name it had inside."""
+    path: Path
+    name: str                              # e.g. "dave.zip/a1_neuron_dave_attempt_..._a1_neuron.ipynb"
+
+
+class Budget:
+    """What is left of the size and file-count limits for one unpacking."""
+
+    def __init__(self):
+        self.bytes, self.files = MAX_TOTAL_BYTES, MAX_FILES
+
+    def take(self, size, files=1):
+        """Reserve room for `files` files of `size` bytes in all, before any of them is written."""
+        self.files -= files
+        self.bytes -= size
+        if self.files < 0 or self.bytes < 0:
+            raise ValueError("the archives unpack to more than the limit "
+                             f"({MAX_TOTAL_BYTES // 2 ** 20} MB, {MAX_FILES} files): refused as a possible archive bomb")
+
+
+def is_archive(path):
+    name = path.name.lower()
+    return name.endswith((".zip", ".tar", ".tar.gz", ".tgz"))
+
+
+def safe_member_name(name):
+    """The member's path if it stays inside the archive's folder, else None."""
+    parts = PurePosixPath(str(name).replace("\\", "/")).parts
+    if not parts or parts[0] == "/" or any(p in ("..", "") for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def unpack(archive, target, label=None, budget=None, depth=0):
+    """Extract `archive` (and archives inside it) into `target`. Returns ([Unpacked], [(name, reason)])."""
+    budget = budget or Budget()
+    label = label or Path(archive).name
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    files, problems = [], []
+    try:
+        members = list(_members(Path(archive), target, budget))
+    except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, RuntimeError) as exc:
+        return [], [(label, f"cannot be unpacked: {str(exc)[:200]}")]
+    for name, path, refused in members:
+        inner = f"{label}/{name}"
+        if refused:
+            problems.append((inner, refused))
+        elif is_archive(PurePosixPath(name)):
+            if depth + 1 >= MAX_DEPTH:
+                problems.append((inner, f"archives nested more than {MAX_DEPTH} deep are not unpacked"))
+                continue
+            more, trouble = unpack(path, path.with_suffix(".d"), inner, budget, depth + 1)
+            path.unlink()
+            files += more
+            problems += trouble
+        else:
+            files.append(Unpacked(path, inner))
+    return files, problems
+
+
+def _members(archive, target, budget):
+    """(name, extracted path or None, reason refused or None) for each regular file of the archive.
+
+    The sizes the archive declares are reserved from the budget before anything is written, and
+    no member is copied past its declared size.
+    """
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            checked = [(i, safe_member_name(i.filename), stat.S_ISLNK(i.external_attr >> 16)) for i in infos]
+            wanted = [(i, name) for i, name, link in checked if name is not None and not link]
+            budget.take(sum(i.file_size for i, _ in wanted), len(wanted))
+            for k, (info, name, link) in enumerate(checked):
+                if name is None:
+                    yield info.filename, None, "a path outside the archive: not extracted"
+                elif link:
+                    yield name, None, "a symbolic link: not extracted"
+                else:
+                    path = target / f"{k:05d}{_suffix(name)}"
+                    with zf.open(info) as src, open(path, "wb") as dst:
+                        _copy(src, dst, info.file_size)
+                    yield name, path, None
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            infos = [i for i in tf.getmembers() if not i.isdir()]
+            wanted = [i for i in infos if safe_member_name(i.name) is not None and i.isfile()]
+            budget.take(sum(i.size for i in wanted), len(wanted))
+            for k, info in enumerate(infos):
+                name = safe_member_name(info.name)
+                if name is None:
+                    yield info.name, None, "a path outside the archive: not extracted"
+                elif not info.isfile():
+                    yield name, None, "not a regular file (a link or a device): not extracted"
+                else:
+                    path = target / f"{k:05d}{_suffix(name)}"
+                    with tf.extractfile(info) as src, open(path, "wb") as dst:
+                        _copy(src, dst, info.size)
+                    yield name, path, None
+    else:
+        raise ValueError("not a zip or tar archive")
+
+
+def _copy(src, dst, declared):
+    """Copy at most `declared` bytes (what the budget allowed); a member that inflates further is cut off."""
+    left = declared
+    while left > 0:
+        chunk = src.read(min(CHUNK, left))
+        if not chunk:
+            break
+        dst.write(chunk)
+        left -= len(chunk)
+    if src.read(1):
+        raise ValueError("a member is larger than its archive says")
+
+
+def _suffix(name):
+    """The file type of a member for its generated name: .ipynb, .zip, .tar.gz, ... (nothing else kept)."""
+    lower = name.lower()
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".ipynb"):
+        if lower.endswith(suffix):
+            return suffix
+    return ".file"

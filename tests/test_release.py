@@ -1,0 +1,305 @@
+"""The student edition holds nothing secret and works on its own; the main wheel ships no secrets either.
+
+`python -m autograder release OUT` is built once per module; the slowest test installs it into a fresh
+virtual environment (pip's cache makes that quick) and runs the visible tests and the lectures there.
+"""
+import ast
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import course, release
+
+pytestmark = pytest.mark.slow                  # runs nbgrader (the freshness check), pip, whole notebooks
+
+REGION = re.compile(r"^[ \t]*### BEGIN (SOLUTION|HIDDEN TESTS)[ \t]*\n(.*?)^[ \t]*### END \1[ \t]*$", re.M | re.S)
+MARKERS = ["### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"]
+
+
+def squash(text):
+    """Text without any whitespace: a region is found however it was re-indented or re-wrapped."""
+    return re.sub(r"\s+", "", text)
+
+
+def secret_regions():
+    """[(where, kind, squashed body)] of every solution and hidden-test region in solutions/."""
+    found = []
+    for assignment in course.assignment_ids():
+        for path in course.source_notebooks(assignment).values():
+            for cell in nbformat.read(str(path), as_version=4).cells:
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
+                for match in REGION.finditer(cell.source):
+                    found.append((f"{assignment}/{grade_id}", match.group(1), squash(match.group(2))))
+    return found
+
+
+def readable_text(path):
+    """The text of a file as a reader sees it: a notebook's strings decoded from JSON, None for binaries."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        return None
+    if path.suffix == ".ipynb":
+        strings = []
+
+        def walk(node):
+            if isinstance(node, str):
+                strings.append(node)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+            elif isinstance(node, dict):
+                for item in node.values():
+                    walk(item)
+        walk(json.loads(text))
+        sources = [cell.source for cell in nbformat.reads(text, as_version=4).cells]      # each in one piece
+        text = "\n".join([text, *strings, *sources])
+    return text
+
+
+def digests(folder):
+    return {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in Path(folder).rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "student-edition"
+    archive = release.release(out)
+    return out, archive
+
+
+def edition_files(out):
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def test_regions_are_found():
+    """Does the secret scan see every solution and hidden-test region of the course (not a vacuous check)?"""
+    regions = secret_regions()
+    kinds = {kind for _, kind, _ in regions}
+    assert kinds == {"SOLUTION", "HIDDEN TESTS"}
+    assert {where.split("/")[0] for where, _, _ in regions} == set(course.assignment_ids())
+    assert all(body for _, _, body in regions), [w for w, _, b in regions if not b]
+
+
+def test_edition_holds_no_solution_and_no_hidden_test(edition):
+    """Is every solution and hidden-test region of solutions/ absent from every text file of the edition?"""
+    out, _ = edition
+    texts = {p: squash(readable_text(p)) for p in edition_files(out) if readable_text(p) is not None}
+    assert len(texts) > 20
+    leaks = [f"{where} ({kind}) appears in {p.relative_to(out)}"
+             for where, kind, body in secret_regions() for p, text in texts.items() if body in text]
+    leaks += [f"{p.relative_to(out)} holds {marker!r}" for p, text in texts.items() for marker in MARKERS
+              if squash(marker) in text]
+    assert not leaks, "the edition gives answers away:\n" + "\n".join(leaks)
+
+
+def test_edition_holds_only_what_a_student_needs(edition):
+    """No sample submission, no solutions/ file, no gradebook or database, no git; notebooks as released."""
+    out, _ = edition
+    files = edition_files(out)
+    relative = {p.relative_to(out).as_posix() for p in files}
+    for path in files:
+        assert ".git" not in path.relative_to(out).parts
+        assert path.suffix not in (".db", ".sqlite", ".sqlite3"), path
+        assert not path.read_bytes().startswith(b"SQLite format 3"), f"{path} is a database"
+    secret_files = {**digests(course.SAMPLES), **digests(course.SOLUTIONS)}
+    copied = [f"{p.relative_to(out)} is {secret_files[d].relative_to(course.REPO)}"
+              for d, p in digests(out).items() if d in secret_files]
+    assert not copied, copied
+    notebooks = {r for r in relative if r.endswith(".ipynb")}
+    expected = {f"lectures/{p.name}" for p in (course.REPO / "lectures").glob("*.ipynb")}
+    expected |= {f"assignments/{a}/{p.name}" for a in course.assignment_ids()
+                 for p in (course.ASSIGNMENTS / a).glob("*.ipynb")}
+    assert notebooks == expected
+    for name in expected:
+        assert (out / name).read_bytes() == (course.REPO / name).read_bytes(), f"{name} differs from the repository"
+    assert {r for r in relative if r.startswith("autograder/")} == {"autograder/__init__.py", "autograder/testing.py"}
+    assert {"README.md", "Makefile", "pyproject.toml", "check_assignments.py", "rnncore/__init__.py",
+            "lectures/README.md", release.MARKER} <= relative
+
+
+def test_edition_pins_what_a_student_needs_and_no_test_tools(edition):
+    """Are the edition's dependencies the course's own pins, with nbgrader and without torch, pytest or nbval?"""
+    import tomllib
+    out, _ = edition
+    edition_pins = tomllib.loads((out / "pyproject.toml").read_text())["project"]["dependencies"]
+    main = tomllib.loads((course.REPO / "pyproject.toml").read_text())["project"]
+    main_pins = main["dependencies"] + main["optional-dependencies"]["course"]
+    assert set(edition_pins) <= set(main_pins)
+    names = {re.split(r"[=<>]", pin)[0] for pin in edition_pins}
+    assert {"numpy", "matplotlib", "ipywidgets", "tqdm", "ipykernel", "jupyterlab", "nbgrader"} <= names
+    assert not names & {"torch", "pytest", "pytest-xdist", "nbval"}
+
+
+def test_zip_holds_the_same_files(edition):
+    """Does OUT.zip hold exactly the edition's files, under one folder named like OUT?"""
+    out, archive = edition
+    assert archive == out.with_name(out.name + ".zip")
+    with zipfile.ZipFile(archive) as zf:
+        inside = {name: zf.read(name) for name in zf.namelist()}
+    assert inside == {f"{out.name}/{p.relative_to(out).as_posix()}": p.read_bytes() for p in edition_files(out)}
+
+
+def test_release_replaces_an_earlier_edition_and_refuses_anything_else(edition, tmp_path):
+    """Is an existing folder or zip that is not an edition refused and left alone (an edition may be replaced)?"""
+    out, _ = edition
+    release.check_out(out)                                     # an earlier edition: accepted
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    with pytest.raises(release.ReleaseError, match="exists and is not a student edition"):
+        release.release(precious)
+    assert (precious / "chapter1.tex").read_text() == "years of work"
+    (tmp_path / "notes.zip").write_bytes(b"not a zip")
+    with pytest.raises(release.ReleaseError, match=r"notes\.zip exists and is not a student edition"):
+        release.check_out(tmp_path / "notes")
+    result = subprocess.run([sys.executable, "-m", "autograder", "release", str(precious)],
+                            capture_output=True, text=True, cwd=course.REPO)
+    assert result.returncode == 2 and "is not a student edition" in result.stderr
+    assert sorted(p.name for p in precious.iterdir()) == ["chapter1.tex"]
+
+
+def test_release_refuses_stale_assignments_and_names_them(tmp_path, monkeypatch):
+    """With a student notebook out of date with its source, does release refuse and name that notebook?"""
+    solutions, assignments = tmp_path / "solutions", tmp_path / "assignments"
+    shutil.copytree(course.SOLUTIONS / "a1_neuron", solutions / "a1_neuron")
+    shutil.copytree(course.ASSIGNMENTS / "a1_neuron", assignments / "a1_neuron")
+    stale = assignments / "a1_neuron" / "a1_neuron.ipynb"
+    nb = nbformat.read(str(stale), as_version=4)
+    nb.cells[0].source += "\nan edit made by hand"
+    nbformat.write(nb, str(stale))
+    monkeypatch.setattr(course, "SOLUTIONS", solutions)       # a course of one assignment, to keep nbgrader short
+    monkeypatch.setattr(course, "ASSIGNMENTS", assignments)
+    with pytest.raises(release.ReleaseError, match="out of date") as error:
+        release.release(tmp_path / "edition")
+    assert str(stale) in str(error.value) and "python -m autograder build" in str(error.value)
+    assert not (tmp_path / "edition").exists()
+
+
+def _clean_env():
+    """The environment of a student's shell: no variables that point Python at this repository's .venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    env["PIP_NO_COMPILE"] = "1"                                # quicker install; Python compiles on first import
+    return env
+
+
+LECTURE_RUNNER = """
+import json, sys, nbformat
+from nbclient import NotebookClient
+errors = {}
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=1800, allow_errors=True, resources={"metadata": {"path": path.rsplit("/", 1)[0]}}).execute()
+    errors[path] = [f"{o.ename}: {o.evalue}" for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+print(json.dumps(errors))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(edition, tmp_path_factory):
+    """The edition unpacked from its zip and set up by its own Makefile in a new virtual environment;
+    returns (edition folder, venv, output of `make check`)."""
+    _, archive = edition
+    tmp_path = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path)
+    student, venv = tmp_path / archive.stem, tmp_path / "venv"
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    check = subprocess.run(["make", "-C", str(student), "check", f"VENV={venv}", f"PYTHON={base_python}"],
+                           capture_output=True, text=True, env=_clean_env(), timeout=1800)
+    assert (venv / ".installed-stamp").exists(), check.stdout[-3000:] + check.stderr[-3000:]
+    return student, venv, check
+
+
+def test_untouched_assignments_fail_only_with_not_implemented_in_a_fresh_environment(installed):
+    """Installed from the zip into a new venv: does `make check` run every assignment and say, per assignment,
+    that each visible test fails with NotImplementedError, with no other error anywhere?"""
+    _, venv, check = installed
+    assert check.returncode != 0, "make check must fail while visible tests fail"
+    for assignment in course.assignment_ids():
+        nb = nbformat.read(str(course.ASSIGNMENTS / assignment / f"{assignment}.ipynb"), as_version=4)
+        tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert f"{assignment}: 0 of {len(tests)} visible tests pass" in check.stdout, check.stdout
+        line = f"  {len(tests)} fail with NotImplementedError (not written yet): {', '.join(tests)}"
+        assert line in check.stdout.splitlines(), check.stdout
+    assert "FAILS" not in check.stdout and "ERROR outside the tests" not in check.stdout, check.stdout
+    no_torch = subprocess.run([str(venv / "bin" / "python"), "-c", "import rnncore, torch"], capture_output=True,
+                              text=True, env=_clean_env())
+    assert "No module named 'torch'" in no_torch.stderr           # the student environment has no PyTorch
+
+
+def lecture_imports():
+    """Every `import` and `from ... import` statement of the lectures' code cells (IPython magics left out)."""
+    statements = set()
+    for path in sorted((course.REPO / "lectures").glob("*.ipynb")):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    statements.add(ast.unparse(node))
+    return sorted(statements)
+
+
+def test_lectures_find_what_they_import_in_a_fresh_environment(installed):
+    """Does the student environment provide every module and name the lectures import, and the bundled corpus?"""
+    _, venv, _ = installed
+    statements = lecture_imports()
+    assert any("rnncore" in s for s in statements) and any("matplotlib" in s for s in statements), statements
+    data = sorted(p.name for p in (course.REPO / "rnncore" / "data").iterdir() if p.is_file())
+    code = "\n".join(statements + ["import importlib.resources",
+                                    f"for name in {data!r}:",
+                                    "    assert (importlib.resources.files('rnncore') / 'data' / name).is_file(), name"])
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                          env=_clean_env(), cwd=venv)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.skipif(not os.environ.get("RNNCOURSE_EDITION_LECTURES"),
+                    reason="executing the six lectures in the student environment takes minutes: set "
+                           "RNNCOURSE_EDITION_LECTURES=1 (make test already runs them with nbval in .venv)")
+def test_lectures_run_without_errors_in_a_fresh_environment(installed):
+    """Does every lecture of the edition execute in the student environment with no error output?"""
+    student, venv, _ = installed
+    lectures = sorted(str(p) for p in (student / "lectures").glob("*.ipynb"))
+    run = subprocess.run([str(venv / "bin" / "python"), "-c", LECTURE_RUNNER, *lectures], capture_output=True,
+                         text=True, env=_clean_env(), cwd=student, timeout=3600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    errors = json.loads(run.stdout.splitlines()[-1])
+    assert len(errors) == len(list((course.REPO / "lectures").glob("*.ipynb"))), errors
+    assert all(not e for e in errors.values()), errors
+
+
+def test_main_wheel_ships_no_sample_submission_and_no_solution(tmp_path):
+    """Does the wheel of the course package hold rnncore and the grader, but no samples, notebooks or solutions?"""
+    src = tmp_path / "src"                              # a copy: building in place would write build/ here
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(course.REPO / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for folder in ("rnncore", "autograder", "solutions", "assignments"):
+        shutil.copytree(course.REPO / folder, src / folder, ignore=ignore)
+    assert (src / "autograder" / "samples" / "hostile" / "fork_bomb").is_dir()
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                             "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"), str(src)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        contents = {hashlib.sha256(zf.read(n)).hexdigest(): n for n in names}
+    assert "autograder/grade.py" in names and "rnncore/lstm.py" in names and "rnncore/data/onegin.txt" in names
+    assert not [n for n in names if "samples/" in n or n.endswith(".ipynb") or "fork_bomb" in n], names
+    secret = {**digests(course.SAMPLES), **digests(course.SOLUTIONS)}
+    assert not [n for d, n in contents.items() if d in secret]
