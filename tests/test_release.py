@@ -238,6 +238,19 @@ def test_untouched_assignments_fail_only_with_not_implemented_in_a_fresh_environ
     assert "No module named 'torch'" in no_torch.stderr           # the student environment has no PyTorch
 
 
+def test_the_edition_opens_jupyterlab_in_the_student_mode(installed):
+    """After the edition's own set-up, does JupyterLab open on the README with nbgrader's instructor panels off?"""
+    _, venv, _ = installed
+    config = venv / "etc" / "jupyter"
+    server = json.loads((config / "jupyter_server_config.d" / "rnncourse-student-mode.json").read_text())
+    extensions = server["ServerApp"]["jpserver_extensions"]
+    assert extensions["nbgrader.server_extensions.formgrader"] is False and extensions["rnncourse_student_mode"] is True
+    assert json.loads((config / "jupyter_lab_config.json").read_text())["LabApp"]["default_url"] == "/lab/tree/README.md"
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import rnncourse_student_mode"], capture_output=True,
+                           text=True, env=_clean_env(), cwd=venv)
+    assert found.returncode == 0, found.stderr[-2000:]
+
+
 def lecture_imports():
     """Every `import` and `from ... import` statement of the lectures' code cells (IPython magics left out)."""
     statements = set()
