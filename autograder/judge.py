@@ -18,7 +18,7 @@ import io
 import time
 import traceback
 from contextlib import redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nbformat.v4 import new_output
 

@@ -11,6 +11,7 @@ is returned as a problem for that one archive; the rest goes on.
 """
 import stat
 import tarfile
+from contextlib import contextmanager
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -85,43 +86,38 @@ def unpack(archive, target, label=None, budget=None, depth=0):
 
 
 def _members(archive, target, budget):
-    """(name, extracted path or None, reason refused or None) for each regular file of the archive.
+    """(name, extracted path or None, reason refused or None) for each file of the archive.
 
     The sizes the archive declares are reserved from the budget before anything is written, and
     no member is copied past its declared size.
     """
+    with _open_archive(archive) as (listing, open_member):
+        checked = [(raw, safe_member_name(raw), refused, size, member) for raw, refused, size, member in listing]
+        wanted = [size for _, name, refused, size, _ in checked if name is not None and refused is None]
+        budget.take(sum(wanted), len(wanted))
+        for k, (raw, name, refused, size, member) in enumerate(checked):
+            if name is None:
+                yield raw, None, "a path outside the archive: not extracted"
+            elif refused is not None:
+                yield name, None, refused
+            else:
+                path = target / f"{k:05d}{_suffix(name)}"
+                with open_member(member) as src, open(path, "wb") as dst:
+                    _copy(src, dst, size)
+                yield name, path, None
+
+
+@contextmanager
+def _open_archive(archive):
+    """([(name, reason it is refused or None, declared size, member)], open_member) of a zip or tar archive."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            checked = [(i, safe_member_name(i.filename), stat.S_ISLNK(i.external_attr >> 16)) for i in infos]
-            wanted = [(i, name) for i, name, link in checked if name is not None and not link]
-            budget.take(sum(i.file_size for i, _ in wanted), len(wanted))
-            for k, (info, name, link) in enumerate(checked):
-                if name is None:
-                    yield info.filename, None, "a path outside the archive: not extracted"
-                elif link:
-                    yield name, None, "a symbolic link: not extracted"
-                else:
-                    path = target / f"{k:05d}{_suffix(name)}"
-                    with zf.open(info) as src, open(path, "wb") as dst:
-                        _copy(src, dst, info.file_size)
-                    yield name, path, None
+            yield ([(i.filename, "a symbolic link: not extracted" if stat.S_ISLNK(i.external_attr >> 16) else None,
+                     i.file_size, i) for i in zf.infolist() if not i.is_dir()], zf.open)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            infos = [i for i in tf.getmembers() if not i.isdir()]
-            wanted = [i for i in infos if safe_member_name(i.name) is not None and i.isfile()]
-            budget.take(sum(i.size for i in wanted), len(wanted))
-            for k, info in enumerate(infos):
-                name = safe_member_name(info.name)
-                if name is None:
-                    yield info.name, None, "a path outside the archive: not extracted"
-                elif not info.isfile():
-                    yield name, None, "not a regular file (a link or a device): not extracted"
-                else:
-                    path = target / f"{k:05d}{_suffix(name)}"
-                    with tf.extractfile(info) as src, open(path, "wb") as dst:
-                        _copy(src, dst, info.size)
-                    yield name, path, None
+            yield ([(i.name, None if i.isfile() else "not a regular file (a link or a device): not extracted",
+                     i.size, i) for i in tf.getmembers() if not i.isdir()], tf.extractfile)
     else:
         raise ValueError("not a zip or tar archive")
 
