@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,dev,browser]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,dev,browser,cluster,postgres]'
 	touch $(STAMP)
 
 ## The main job: build the course, then grade the bundled sample submissions end to end.

@@ -12,9 +12,10 @@ from pathlib import Path
 from . import course
 
 
-def generate(release_dir, gradebook_url, assignments=None):
+def generate(release_dir, gradebook_url, assignments=None, course_id=course.COURSE_ID):
     """Run nbgrader generate_assignment for each assignment, writing to release_dir/<assignment>/."""
-    config = course.nbgrader_config(Path(release_dir).parent, gradebook_url, release_directory=release_dir)
+    config = course.nbgrader_config(Path(release_dir).parent, gradebook_url, release_directory=release_dir,
+                                    course_id=course_id)
     api = course.api(config)
     for assignment in assignments or course.assignment_ids():
         result = api.generate_assignment(assignment, force=True)

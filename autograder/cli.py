@@ -27,16 +27,17 @@ def _settings(args):
     return Settings(out=Path(args.out), jobs=args.jobs, timeout=args.timeout, db_url=args.db_url,
                     allow_unsandboxed=args.allow_unsandboxed, assignment=args.assignment or "",
                     lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet,
-                    feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None)
+                    feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None,
+                    scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id)
 
 
 def cmd_grade(args):
-    from .grade import SandboxUnavailable, grade
+    from .grade import GradingError, grade
     from .report import print_summary
     try:
         summary = grade(args.submissions, _settings(args))
-    except SandboxUnavailable as exc:
-        print(exc, file=sys.stderr)
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print_summary(summary, Path(args.out))
     return 0
@@ -61,10 +62,15 @@ def cmd_demo(args):
 def _grading_options(p):
     from .collect import DEFAULT_LMS_REGEXP
     from .sandbox import Limits
+    from .course import COURSE_ID
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="grade on a running Dask cluster: its scheduler's address, tcp://HOST:PORT")
+    where.add_argument("--cluster", help="local:N: grade on a Dask LocalCluster of N worker processes started here")
     p.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is interrupted")
     p.add_argument("--db-url", default="", help="gradebook URL (default: SQLite OUT/gradebook.db); "
                                                  "e.g. postgresql://user@host/course")
+    p.add_argument("--course-id", default=COURSE_ID, help=f"the gradebook's course id (default: {COURSE_ID})")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even if the sandbox is missing protections (they are listed loudly)")
     p.add_argument("--assignment", help="assignment id for an LMS download whose file names do not tell")
@@ -99,6 +105,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
+    from .course import use_venv_tools
+    use_venv_tools()                                     # nbgrader starts `alembic` from PATH
     return args.func(args)
 
 

@@ -19,6 +19,8 @@ SOLUTIONS = REPO / "solutions"
 ASSIGNMENTS = REPO / "assignments"
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
+COURSE_ID = "rnn"                         # the gradebook's course id (also the exchange's, see docs/instructor-guide.md)
+
 # stderr lines that are warnings, not failures: nbgrader would fail a test cell for them.
 WARNING_PATTERN = r"\w*Warning:"
 
@@ -34,21 +36,28 @@ def source_notebooks(assignment):
 
 
 def use_venv_tools():
-    """Put this interpreter's bin/ first on PATH: nbgrader runs `alembic` in a subprocess."""
+    """Put this interpreter's bin/ first on PATH: nbgrader runs `alembic` in a subprocess.
+
+    Called once by each entry point (python -m autograder, a grading worker started by hand)."""
     bin_dir = os.path.dirname(sys.executable)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_name=None):
+def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_name=None, source_directory=None,
+                    course_id=COURSE_ID):
     """traitlets Config for a course directory at `root` whose source is the repository's solutions/.
 
     timeout: per-cell execution limit in seconds. kernel_name: a kernelspec to run submissions
-    with (the sandboxed one); None keeps the notebook's own.
+    with (the sandboxed one); None keeps the notebook's own. source_directory, release_directory:
+    where the source and the released notebooks are (default: solutions/ and assignments/).
+    course_id: the gradebook's course (PostgreSQL enforces that the course row exists: nbgrader
+    creates it for a non-empty id).
     """
     c = Config()
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.source_directory = str(source_directory or SOLUTIONS)
     c.CourseDirectory.release_directory = str(release_directory or ASSIGNMENTS)
     c.CourseDirectory.db_url = db_url
     c.Execute.timeout = timeout
@@ -65,6 +74,14 @@ def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_nam
 
 def api(config):
     """An NbGraderAPI for a configuration (imported late: nbgrader is slow to import)."""
-    use_venv_tools()
     from nbgrader.apps import NbGraderAPI
     return NbGraderAPI(config=config)
+
+
+def course_files(template_db):
+    """The CourseFiles of this repository: its source and released notebooks, and a template gradebook file."""
+    from .records import CourseFiles
+    sources = {a: {nb: p.read_text() for nb, p in source_notebooks(a).items()} for a in assignment_ids()}
+    releases = {a: {p.stem: p.read_text() for p in sorted((ASSIGNMENTS / a).glob("*.ipynb"))} for a in assignment_ids()}
+    template = Path(template_db).read_bytes()
+    return CourseFiles(sources, releases, template)

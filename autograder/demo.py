@@ -33,4 +33,5 @@ def demo(out, jobs):
 
 
 if __name__ == "__main__":
+    course.use_venv_tools()
     sys.exit(demo(course.REPO / "build" / "demo", 2))

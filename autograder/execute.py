@@ -23,7 +23,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, Unicode
 
-from . import judge, remote
+from . import judge, remote, restore
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
@@ -93,7 +93,7 @@ class JudgedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        grade_id = restore.grade_id(cell) or ""
         tests = self.tests.get(self._notebook, {})
         if self._dead:
             cell.outputs = [_error(NOT_RUN, f"{self._dead} in an earlier cell")]
@@ -131,7 +131,7 @@ class JudgedExecute(Execute):
         return self._remote
 
     def _run_in_kernel(self, cell, resources, index):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "a cell of the student's")
+        grade_id = restore.grade_id(cell) or "a cell of the student's"
         started = time.monotonic()
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -173,6 +173,6 @@ class JudgedExecute(Execute):
             return None
         self._truncated.add(cell_index)
         cell.outputs.append(new_output("stream", name="stdout", text=f"\n[output cut: more than {limit} bytes]\n"))
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "a cell of the student's")
+        grade_id = restore.grade_id(cell) or "a cell of the student's"
         self.note("output-truncated", f"{grade_id}: more than {limit} bytes of output; the rest was dropped", grade_id)
         return None

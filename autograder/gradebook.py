@@ -1,36 +1,117 @@
 """The course gradebook: one writer (the grading process), nbgrader's own database and export.
 
-Workers grade into private SQLite files; `record` copies one result into the course gradebook
-(SQLite by default, or any CourseDirectory.db_url such as PostgreSQL). `PartsCsvExport` is an
-nbgrader export plugin that writes one row per student and assignment with a column per graded
-part, which nbgrader's built-in CSV export does not give.
+Workers grade into private SQLite files; `record` copies one Result into the course gradebook
+(SQLite by default, or PostgreSQL for several graders: `--db-url postgresql://...`, with the driver
+psycopg 3 from the `postgres` extra). `check` refuses a gradebook that cannot be used before anything
+is written. `PartsCsvExport` is an nbgrader export plugin that writes one row per student and
+assignment with a column per graded part, which nbgrader's built-in CSV export does not give.
 """
+import contextlib
 import csv
+import hashlib
 import warnings
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 BASE_COLUMNS = ["student_id", "assignment", "score", "max_score"]
+SCHEMES = ("sqlite", "postgresql")
 
 
-def record(db_url, result):
-    """Store a result's scores in the gradebook (idempotent: the same result twice changes nothing)."""
-    student, assignment = result["student"], result["assignment"]
-    with Gradebook(db_url) as gb, warnings.catch_warnings():
+class GradebookError(RuntimeError):
+    """The gradebook cannot be used; the message says what and how to fix it."""
+
+
+def _safe(db_url):
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    return make_url(db_url).render_as_string(hide_password=True)
+
+
+def check_url(db_url):
+    """Refuse a gradebook URL of another database kind, or one whose driver is not installed."""
+    if not db_url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        raise GradebookError(f"--db-url {db_url!r} is not a database URL: write sqlite:///PATH or "
+                             "postgresql://USER@HOST/DATABASE") from None
+    if url.get_backend_name() not in SCHEMES:
+        raise GradebookError(f"--db-url: a {url.get_backend_name()!r} gradebook is not supported: use sqlite:///PATH "
+                             "or postgresql://USER@HOST/DATABASE")
+    if url.get_backend_name() == "postgresql":
+        try:
+            url.get_dialect().import_dbapi()
+        except ImportError as exc:
+            raise GradebookError(f"--db-url {_safe(db_url)} needs the PostgreSQL driver ({exc}): "
+                                 "pip install 'rnncore[postgres]' (psycopg 3)") from None
+
+
+def check(db_url, course_id):
+    """Refuse (GradebookError) a gradebook we cannot log in to, or one that holds another course."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            if "course" not in inspect(connection).get_table_names():
+                return                                    # empty: nbgrader creates the tables
+            courses = {row[0] for row in connection.execute(text("SELECT id FROM course"))}
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+        raise GradebookError(f"cannot open the gradebook {_safe(db_url)}: {first}; check the user, the password, "
+                             "the host and that the database exists (PostgreSQL: createdb)") from None
+    finally:
+        engine.dispose()
+    others = sorted(courses - {course_id, "default_course"})
+    if others:
+        raise GradebookError(f"the gradebook {_safe(db_url)} belongs to the course {', '.join(others)}, not "
+                             f"{course_id!r}: pass --course-id {others[0]} if it is this course, or use another "
+                             "database for this one")
+
+
+@contextlib.contextmanager
+def exclusive(db_url):
+    """Hold a lock on the gradebook while the block runs, against other graders on other machines.
+
+    PostgreSQL: a session-level advisory lock. SQLite needs none: it is one grader's file.
+    """
+    if not db_url.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+    key = int.from_bytes(hashlib.sha256(b"rnncourse-gradebook").digest()[:7], "big")   # fits a bigint
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        engine.dispose()
+
+
+def record(db_url, result, course_id):
+    """Store a Result's scores in the gradebook (idempotent: the same result twice changes nothing)."""
+    with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")                  # SQLAlchemy autoflush notes from inside nbgrader
-        gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(assignment, student)
-        scores = {(g["notebook"], g["grade_id"]): g["score"] for g in result["grades"]}
+        gb.update_or_create_student(result.student)
+        submission = gb.update_or_create_submission(result.assignment, result.student)
+        scores = {(g.notebook, g.grade_id): g.score for g in result.grades}
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 grade.auto_score = scores.get((notebook.name, grade.name), 0.0)   # missing or not run: 0
         gb.db.commit()
 
 
-def submission_score(db_url, student, assignment):
+def submission_score(db_url, student, assignment, course_id):
     """(score, max_score) of one submission as the gradebook computes it."""
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url, course_id) as gb:
         try:
             submission = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -38,17 +119,17 @@ def submission_score(db_url, student, assignment):
         return float(submission.score), float(submission.max_score)
 
 
-def record_timestamp(db_url, student, assignment, timestamp):
+def record_timestamp(db_url, course_id, student, assignment, timestamp):
     """Store when a submission was handed in (nbgrader's timestamp.txt text); nbgrader compares it with the due date."""
-    with Gradebook(db_url) as gb, warnings.catch_warnings():
+    with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gb.update_or_create_student(student)
         gb.update_or_create_submission(assignment, student, timestamp=timestamp.strip())
 
 
-def lateness(db_url, student, assignment):
+def lateness(db_url, student, assignment, course_id):
     """(seconds after the due date, the due date) of a submission; (0, due date or None) when on time."""
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url, course_id) as gb:
         try:
             submission = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -83,7 +164,7 @@ class PartsCsvExport(ExportPlugin):
         return rows
 
 
-def export_csv(db_url, path):
+def export_csv(db_url, path, course_id):
     """Write the parts CSV of the whole gradebook to path; returns the rows."""
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url, course_id) as gb:
         return PartsCsvExport(to=str(path)).export(gb)

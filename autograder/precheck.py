@@ -18,9 +18,11 @@ import re
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_locked, is_solution
 
 from . import course
 from .records import Problem
+from .restore import grade_id
 
 MAX_NOTEBOOK_BYTES = 16 * 2 ** 20
 MAX_CELLS = 2000
@@ -62,7 +64,15 @@ def read_notebook(path):
         size = Path(path).stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
             return None, f"too large ({size} bytes; at most {MAX_NOTEBOOK_BYTES} are read)"
-        data = json.loads(Path(path).read_bytes())
+        return parse_notebook(Path(path).read_bytes())
+    except OSError as exc:
+        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+
+
+def parse_notebook(data):
+    """(notebook, None) or (None, reason) for a notebook's JSON text (str or bytes)."""
+    try:
+        data = json.loads(data)
         if type(data) is not dict or type(data.get("cells")) is not list:
             return None, "not a notebook (no list of cells)"
         if len(data["cells"]) > MAX_CELLS:
@@ -79,7 +89,7 @@ def read_notebook(path):
 
 
 def _grade_ids(nb):
-    return {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    return {grade_id(c) for c in nb.cells} - {None}
 
 
 def match_notebooks(assignment, files):
@@ -126,11 +136,9 @@ def editable_cells(nb, release=None):
     """The code cells the student may write: solution cells and cells of their own, by the release's metadata."""
     locked = set()
     if release is not None:
-        locked = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells
-                  if not c.metadata.get("nbgrader", {}).get("solution")} - {None}
+        locked = {grade_id(c) for c in release.cells if not is_solution(c)} - {None}
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        mine = grade_id not in locked if release is not None else not cell.metadata.get("nbgrader", {}).get("locked")
+        mine = grade_id(cell) not in locked if release is not None else not is_locked(cell)
         if cell.cell_type == "code" and mine:
             yield cell
 
@@ -140,8 +148,8 @@ def scan_student_code(nb, notebook_id, release=None):
     flags = []
     known = _grade_ids(release) if release is not None else None
     for cell in editable_cells(nb, release):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        where = grade_id if grade_id and (known is None or grade_id in known) else "an added cell"
+        cell_id = grade_id(cell)
+        where = cell_id if cell_id and (known is None or cell_id in known) else "an added cell"
         try:
             tree = ast.parse(_as_python(cell.source))
         except (SyntaxError, ValueError) as exc:

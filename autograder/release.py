@@ -150,7 +150,7 @@ README = """\
 # Рекуррентные нейронные сети: материалы для студентов
 
 Лекции и задания открытого курса о рекуррентных нейронных сетях: от одного нейрона до LSTM, GRU,
-bidirectional RNN, attention pooling и char-level генерации текста. Текст на русском, код и термины —
+bidirectional RNN, char-level генерации текста и seq2seq с вниманием (attention). Текст на русском, код и термины —
 на английском.
 
 ## Две команды
@@ -169,8 +169,8 @@ nbgrader) и пакет курса `rnncore`, затем открывает Jupy
 
 | папка | что в ней |
 |---|---|
-| `lectures/` | шесть лекций (Jupyter notebooks с уже посчитанными выводами), см. `lectures/README.md` |
-| `assignments/` | пять заданий: `a1_neuron`, `a2_optimizers`, `a3_rnn_bptt`, `a4_lstm_gru`, `a5_charlm_birnn` |
+| `lectures/` | семь лекций (Jupyter notebooks с уже посчитанными выводами), см. `lectures/README.md` |
+| `assignments/` | шесть заданий: `a1_neuron`, `a2_optimizers`, `a3_rnn_bptt`, `a4_lstm_gru`, `a5_charlm_birnn`, `a6_seq2seq_attention` |
 | `rnncore/` | reference-пакет на numpy, который используют лекции |
 | `autograder/testing.py` | помощники, которые вызывают visible tests в заданиях |
 

@@ -1,10 +1,37 @@
-"""Printing a grading summary for the instructor.
+"""The grading report: report.json (the one place that writes it) and the summary printed for the instructor.
 
+report.json holds `submissions` (student, assignment, score, max_score, the kinds of its problems),
+`problems` (every Problem as a row with student and assignment) and facts about the run.
 Student ids, file names and problem details may hold anything a student typed, terminal escape
 sequences included: everything printed goes through `printable` (records.plain_text), which replaces
 control characters, so a submission cannot rewrite or hide lines of the instructor's terminal.
 """
+import json
+
+from . import gradebook
 from .records import plain_text as printable
+
+
+def summary(results, db_url, orphan_problems, late_problem, course_id):
+    """The report of Results, with scores as the gradebook computes them.
+
+    orphan_problems: problem rows without a submission; late_problem(db_url, student, assignment, course_id):
+    a `late` Problem or None.
+    """
+    submissions, problems = [], list(orphan_problems)
+    for result in results:
+        found = list(result.problems)
+        late = late_problem(db_url, result.student, result.assignment, course_id)
+        found += [late] if late else []
+        problems += [p.as_dict(result.student, result.assignment) for p in found]
+        score, max_score = gradebook.submission_score(db_url, result.student, result.assignment, course_id) or (0.0, 0.0)
+        submissions.append({"student": result.student, "assignment": result.assignment, "score": score,
+                            "max_score": max_score, "problems": sorted({p.kind for p in found})})
+    return {"submissions": submissions, "problems": problems}
+
+
+def write(out, summary):
+    (out / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
 
 
 def print_summary(summary, out):

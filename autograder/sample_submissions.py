@@ -11,16 +11,14 @@ import re
 import shutil
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 from . import course
+from .restore import grade_id
 
 HONEST = course.SAMPLES / "submissions"
 HOSTILE = course.SAMPLES / "hostile"
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
-
-
-def _grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def _with_body(source, body):
@@ -39,32 +37,31 @@ def filled(assignment, bodies=None):
     bodies = bodies or {}
     release = nbformat.read(str(course.ASSIGNMENTS / assignment / f"{assignment}.ipynb"), as_version=4)
     source = nbformat.read(str(course.SOLUTIONS / assignment / f"{assignment}.ipynb"), as_version=4)
-    answers = {_grade_id(c): c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {grade_id(c): c.source for c in source.cells if is_solution(c)}
     for cell in release.cells:
-        grade_id = _grade_id(cell)
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            answer = answers[grade_id]
-            if grade_id in bodies:
-                answer = _with_body(answer, bodies.pop(grade_id))
+        cell_id = grade_id(cell)
+        if is_solution(cell):
+            answer = answers[cell_id]
+            if cell_id in bodies:
+                answer = _with_body(answer, bodies.pop(cell_id))
             cell.source = SOLUTION_MARKERS.sub("", answer)
     if bodies:
         raise KeyError(f"no solution cells {sorted(bodies)} in {assignment}")
     return release
 
 
-def solution_cell(nb, grade_id):
+def solution_cell(nb, cell_id):
     """The cell with this grade_id (KeyError naming the ids that exist)."""
     for cell in nb.cells:
-        if _grade_id(cell) == grade_id:
+        if grade_id(cell) == cell_id:
             return cell
-    raise KeyError(f"no cell {grade_id!r}; cells: {[_grade_id(c) for c in nb.cells if _grade_id(c)]}")
+    raise KeyError(f"no cell {cell_id!r}; cells: {[grade_id(c) for c in nb.cells if grade_id(c)]}")
 
 
 def graded_cells(assignment):
     """[(grade_id, points)] of the graded cells of an assignment, in notebook order."""
     source = nbformat.read(str(course.SOLUTIONS / assignment / f"{assignment}.ipynb"), as_version=4)
-    return [(_grade_id(c), c.metadata["nbgrader"]["points"]) for c in source.cells
-            if c.metadata.get("nbgrader", {}).get("grade")]
+    return [(grade_id(c), c.metadata["nbgrader"]["points"]) for c in source.cells if is_grade(c)]
 
 
 def add_cell(nb, code):
@@ -73,20 +70,20 @@ def add_cell(nb, code):
     return nb
 
 
-def without_cell(nb, grade_id):
-    nb.cells = [c for c in nb.cells if _grade_id(c) != grade_id]
+def without_cell(nb, cell_id):
+    nb.cells = [c for c in nb.cells if grade_id(c) != cell_id]
     return nb
 
 
-def with_cell_source(nb, grade_id, code):
-    solution_cell(nb, grade_id).source = code
+def with_cell_source(nb, cell_id, code):
+    solution_cell(nb, cell_id).source = code
     return nb
 
 
-def _after(assignment, grade_id):
-    """The test cells from grade_id to the end (what a kernel crash in that cell costs)."""
+def _after(assignment, cell_id):
+    """The test cells from cell_id to the end (what a kernel crash in that cell costs)."""
     ids = [g for g, _ in graded_cells(assignment)]
-    return ids[ids.index(grade_id):]
+    return ids[ids.index(cell_id):]
 
 
 A1 = "a1_neuron"
@@ -216,4 +213,5 @@ def write_all():
 
 
 if __name__ == "__main__":
+    course.use_venv_tools()
     write_all()

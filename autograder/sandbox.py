@@ -200,19 +200,18 @@ def write_kernelspec(kernels_dir, work, hide, limits, cgroup_root="", cgroup_nam
     return spec_dir
 
 
-def kernel_config(workdir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name="", run_dir=None):
+def kernel_config(kernels_dir, kernel_cwd, hide, limits, cgroup_root="", cgroup_name="", run_dir=None):
     """Set up the sandboxed kernel for one job and return the traitlets Config that selects it.
 
-    Writes the kernelspec under workdir/jupyter (and points JUPYTER_PATH there), and configures
-    jupyter_client to talk to the kernel over Unix sockets in run_dir. Socket paths are limited
-    to about 100 characters, so run_dir should be short (the caller makes one under /tmp). The
-    kernel (uid 65534) makes its sockets in run_dir; JudgedExecute seals it once the kernel is up.
+    Writes the kernelspec into kernels_dir (the caller puts kernels_dir's parent on JUPYTER_PATH,
+    where jupyter_client looks for kernelspecs), and configures jupyter_client to talk to the kernel
+    over Unix sockets in run_dir. Socket paths are limited to about 100 characters, so run_dir should
+    be short (the caller makes one under /tmp). The kernel (uid 65534) makes its sockets in run_dir;
+    JudgedExecute seals it once the kernel is up.
     """
     from traitlets.config import Config
-    workdir = Path(workdir)
-    write_kernelspec(workdir / "jupyter" / "kernels", kernel_cwd, hide, limits, cgroup_root, cgroup_name)
-    os.environ["JUPYTER_PATH"] = str(workdir / "jupyter")
-    run_dir = Path(run_dir or workdir / "run")
+    write_kernelspec(kernels_dir, kernel_cwd, hide, limits, cgroup_root, cgroup_name)
+    run_dir = Path(run_dir or Path(kernels_dir).parent / "run")
     run_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(run_dir, 0o777)
     c = Config()

@@ -1,20 +1,23 @@
 """Grade one submission (one student, one assignment) in a course directory of its own.
 
-The grading process runs `run_job` in a fresh child per submission (see grade.run_worker);
-`python -m autograder.worker JOB.json LOG` does the same by hand. It writes the result JSON
-named in the job. Each job gets a fresh copy of the template gradebook, so workers never share a
-database; the parent process merges the results into the course gradebook one at a time.
+`run_job(workdir, course_dir, sandbox_json)` is the entry point of the child process that grades one
+`records.Job` (see executors.run_in_child): it reads workdir/job.json and writes workdir/result.json
+(a `records.Result`). `python -m autograder.worker WORKDIR COURSE_DIR SANDBOX_JSON` does the same by
+hand. The course files (source and released notebooks, the template gradebook) come from
+`course_dir`, written there by `course.CourseFiles.write`, so the worker needs nothing else of the
+course: it may run on another machine. Each job gets a fresh copy of the template gradebook, so
+workers never share a database; the grading process records the results one at a time.
 
 What is graded is not the submitted file but the notebook `restore` builds from the release and
 the student's own cells. Test cells are judged in this (trusted) process by `JudgedExecute`; the
 kernel only runs the student's code. Problems come from what the grader itself observed.
-
-Job fields: student, assignment, notebooks {notebook_id: path}, workdir, template_db,
-timeout, limits, sandbox {enabled, cgroup_root}, hide [paths], feedback_dir, result.
 """
+import ctypes
+import ctypes.util
 import json
 import os
 import resource
+import signal
 import shutil
 import sys
 import tempfile
@@ -22,113 +25,115 @@ import traceback
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade, is_locked, is_solution
 
 from . import course, judge, restore, sandbox
 from .execute import JudgedExecute
-from .precheck import read_notebook
-from .records import Problem
+from .precheck import parse_notebook, read_notebook
+from .records import Grade, Job, Problem, Result
 
+PR_SET_PDEATHSIG = 1                   # linux/prctl.h
 WORKER_MEMORY_MB = 4096                # address space of a worker (the grader's own process, not the kernel)
 
 
-def test_plan(assignment):
-    """({notebook: {grade_id: source}}, {notebook: [prelude source]}) from the source notebooks."""
-    from nbgrader.utils import is_grade, is_locked, is_solution
+def kernels_dir(workdir):
+    """Where the sandbox's kernelspec of a job is written (JUPYTER_PATH/kernels)."""
+    return Path(workdir) / "jupyter" / "kernels"
+
+
+def test_plan(source_dir):
+    """({notebook: {grade_id: source}}, {notebook: [prelude source]}) from an assignment's source notebooks."""
     tests, preludes = {}, {}
-    for nb_id, path in course.source_notebooks(assignment).items():
+    for path in sorted(Path(source_dir).glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        tests[nb_id] = {restore.grade_id(c): c.source for c in code if is_grade(c) and not is_solution(c)}
+        tests[path.stem] = {restore.grade_id(c): c.source for c in code if is_grade(c) and not is_solution(c)}
         setup = [c.source for c in code if restore.grade_id(c) == restore.SETUP]
         given = [c.source for c in code if is_locked(c) and not is_grade(c) and restore.grade_id(c) != restore.SETUP]
-        preludes[nb_id] = judge.prelude(setup[0] if setup else "", given, list(tests[nb_id].values()))
+        preludes[path.stem] = judge.prelude(setup[0] if setup else "", given, list(tests[path.stem].values()))
     return tests, preludes
 
 
-def configure(job, root, db_url, kernel_cwd, cgroup, run_dir, observations):
+def configure(job, workdir, course_dir, kernel_cwd, sandbox_info, cgroup, run_dir, observations):
     """nbgrader configuration for this job: JudgedExecute, feedback that is safe to open, the sandboxed kernel."""
-    config = course.nbgrader_config(root, db_url, timeout=job["timeout"])
+    root = workdir / "course"
+    config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}", timeout=job.timeout,
+                                    source_directory=course_dir / "source", release_directory=course_dir / "release")
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
     config.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
                                                 for p in Autograde.class_traits()["autograde_preprocessors"].default()]
-    config.JudgedExecute.tests, config.JudgedExecute.preludes = test_plan(job["assignment"])
+    config.JudgedExecute.tests, config.JudgedExecute.preludes = test_plan(course_dir / "source" / job.assignment)
     config.JudgedExecute.observations_path = str(observations)
-    if job["sandbox"]["enabled"]:
-        config.merge(sandbox.kernel_config(job["workdir"], kernel_cwd, job["hide"], sandbox.Limits(**job["limits"]),
-                                           job["sandbox"]["cgroup_root"], cgroup, run_dir))
+    if sandbox_info["enabled"]:
+        config.merge(sandbox.kernel_config(kernels_dir(workdir), kernel_cwd, [*job.hide, str(course_dir)],
+                                           sandbox.Limits(**job.limits), sandbox_info["cgroup_root"], cgroup, run_dir))
     return config
 
 
-def restore_submission(job, submitted):
+def restore_submission(job, release_dir, submitted):
     """Write the notebooks to grade (restored from the release) into submitted/ (the plan reported what changed)."""
-    for nb_id, path in job["notebooks"].items():
-        nb, reason = read_notebook(path)
-        release, _ = read_notebook(course.ASSIGNMENTS / job["assignment"] / f"{nb_id}.ipynb")
+    for nb_id, text in job.notebooks.items():
+        nb, reason = parse_notebook(text)
+        release, _ = read_notebook(release_dir / f"{nb_id}.ipynb")
         if nb is None or release is None:
             raise RuntimeError(f"{nb_id}: {reason or 'the released notebook is missing'}")
         graded, _ = restore.restore(nb, release, nb_id)
         nbformat.write(graded, str(submitted / f"{nb_id}.ipynb"))
 
 
-def grade_submission(job):
-    """Autograde and generate feedback for one submission; return the result dict."""
-    root = Path(job["workdir"]) / "course"
-    student, assignment = job["student"], job["assignment"]
-    db = root / "gradebook.db"
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(job["template_db"], db)
+def grade_one(job, workdir, course_dir, sandbox_info):
+    """Autograde one submission and generate its feedback; return its Result."""
+    root = workdir / "course"
+    student, assignment = job.student, job.assignment
+    result = Result(student, assignment, job.key, problems=list(job.prechecks))
     submitted = root / "submitted" / student / assignment
     submitted.mkdir(parents=True, exist_ok=True)
-    result = {"student": student, "assignment": assignment, "key": job["key"], "problems": [], "grades": []}
-    restore_submission(job, submitted)
-    autograded = root / "autograded" / student / assignment
-    observations = Path(job["workdir"]) / "observations.jsonl"
+    shutil.copyfile(course_dir / "gradebook.db", root / "gradebook.db")
+    restore_submission(job, course_dir / "release" / assignment, submitted)
+    observations = workdir / "observations.jsonl"
     cgroup = f"autograder-{os.getpid()}"
     run_dir = tempfile.mkdtemp(prefix="rnncourse-")      # kernel sockets: a short path (they allow ~100 characters)
-    api = course.api(configure(job, root, f"sqlite:///{db}", autograded, cgroup, run_dir, observations))
+    kernel_cwd = root / "autograded" / student / assignment
+    api = course.api(configure(job, workdir, course_dir, kernel_cwd, sandbox_info, cgroup, run_dir, observations))
     try:
         run = api.autograde(assignment, student, force=True, create=True)
     finally:
-        sandbox.remove_cgroup(job["sandbox"]["cgroup_root"], cgroup)
+        sandbox.remove_cgroup(sandbox_info["cgroup_root"], cgroup)
         shutil.rmtree(run_dir, ignore_errors=True)
     if not run["success"]:                                # nbgrader's log holds the cause, its error only a summary
-        result["problems"].append({"kind": "grader-error", "detail": _tail(run["log"]) + _tail(run["error"], 300)})
+        result.problems.append(Problem("grader-error", _tail(run["log"]) + _tail(run["error"], 300)))
         return result
     feedback = api.generate_feedback(assignment, student, force=True)
     if feedback["success"]:
-        target = Path(job["feedback_dir"])
-        target.mkdir(parents=True, exist_ok=True)
-        for html in (root / "feedback" / student / assignment).glob("*.html"):
-            shutil.copyfile(html, target / html.name)
+        result.feedback = {html.stem: html.read_text() for html in (root / "feedback" / student / assignment).glob("*.html")}
     else:
-        result["problems"].append({"kind": "feedback-error", "detail": _tail(feedback["error"] or feedback["log"])})
-    result["grades"] = read_grades(f"sqlite:///{db}", assignment, student)
-    result["problems"] += observed_problems(observations)
-    result["timing"] = test_timing(observations)
+        result.problems.append(Problem("feedback-error", _tail(feedback["error"] or feedback["log"])))
+    result.grades = read_grades(f"sqlite:///{root / 'gradebook.db'}", assignment, student)
+    result.problems += observed_problems(observations)
+    result.timing = test_timing(observations)
     return result
 
 
 def read_grades(db_url, assignment, student):
-    """[{notebook, grade_id, score, max_score}] for every graded cell of the submission."""
+    """[Grade] for every graded cell of the submission."""
     from nbgrader.api import Gradebook
     with Gradebook(db_url) as gb:
         submission = gb.find_submission(assignment, student)
-        return [{"notebook": nb.name, "grade_id": g.name, "score": float(g.score), "max_score": float(g.max_score)}
-                for nb in submission.notebooks for g in nb.grades]
+        return [Grade(nb.name, g.name, float(g.score), float(g.max_score)) for nb in submission.notebooks for g in nb.grades]
 
 
 def observed_problems(observations):
     """Problems from what JudgedExecute observed (never from anything the kernel printed)."""
     if not Path(observations).exists():
         return []
-    found = []
+    found = {}
     for line in Path(observations).read_text().splitlines():
         item = json.loads(line)
         if item["kind"] != "verdict":
             problem = Problem(item["kind"], item["detail"], item["notebook"])
-            found.append({"kind": problem.kind, "detail": problem.detail, "notebook": problem.notebook})
-    return list({json.dumps(p, sort_keys=True): p for p in found}.values())
+            found.setdefault((problem.kind, problem.detail, problem.notebook), problem)
+    return list(found.values())
 
 
 def test_timing(observations):
@@ -145,28 +150,41 @@ def _tail(text, n=2000):
     return (text or "")[-n:]
 
 
-def run_job(job_file, log_file):
-    """Grade the job described in job_file, with all output going to log_file; write its result file.
+def _die_with_parent():
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def run_job(workdir, course_dir, sandbox_json):
+    """Grade workdir/job.json into workdir/result.json, with all output going to workdir/worker.log.
 
     Runs in a child process of its own (forked from a server that has nbgrader imported already):
-    it leads its own process group, so the parent can stop it and everything it started at once,
-    and its memory is limited, so a submission cannot exhaust the grader through it.
+    it leads its own process group, so the parent can stop it and everything it started at once;
+    it dies with the server that forked it (which ends with the process that started the server, a
+    Dask worker that was killed, say); and its memory is limited, so a submission cannot exhaust the
+    grader through it.
     """
     os.setpgrp()
+    _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB * 2 ** 20,) * 2)
-    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    workdir, course_dir = Path(workdir), Path(course_dir)
+    log = os.open(workdir / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", MPLBACKEND="agg")
-    job = json.loads(Path(job_file).read_text())
-    course.use_venv_tools()
+    os.environ["JUPYTER_PATH"] = str(kernels_dir(workdir).parent)   # where jupyter_client finds the sandbox's kernelspec
+    job = Job.from_json((workdir / "job.json").read_text())
     try:
-        result = grade_submission(job)
+        result = grade_one(job, workdir, course_dir, json.loads(sandbox_json))
     except Exception:
-        result = {"student": job["student"], "assignment": job["assignment"], "key": job["key"], "grades": [],
-                  "problems": [{"kind": "grader-error", "detail": _tail(traceback.format_exc())}]}
-    Path(job["result"]).write_text(json.dumps(result, indent=1))
+        result = Result.failed(job, _tail(traceback.format_exc()))
+    (workdir / "result.json").write_text(result.to_json())
 
 
-if __name__ == "__main__":                               # python -m autograder.worker JOB.json LOG
-    run_job(sys.argv[1], sys.argv[2])
+if __name__ == "__main__":                               # python -m autograder.worker WORKDIR COURSE_DIR SANDBOX_JSON
+    course.use_venv_tools()
+    run_job(*sys.argv[1:4])

@@ -32,7 +32,7 @@ def main():
     args = parser.parse_args()
     lectures, lectures_summary = timed(["lectures"])
     everything, summary = timed(["tests", "lectures"])
-    print(f"nbval on the six lectures: {lectures:6.1f} s   ({lectures_summary})")
+    print(f"nbval on the lectures: {lectures:6.1f} s   ({lectures_summary})")
     print(f"whole test suite:          {everything:6.1f} s   ({summary})")
     if args.json:
         with open(args.json, "w") as f:

@@ -74,6 +74,7 @@ def main():
     results["rnn_vs_torch"] = run("rnn_vs_torch.py", "--rounds", "5")
     results["charmodel"] = run("charmodel_vs_minchar.py", "--seconds", "30")
     results["grading"] = run("grading_throughput.py")
+    results["grading_dask"] = run("grading_dask.py")
     results["notebook_ci"] = run("notebook_ci.py")
     DOCS.mkdir(exist_ok=True)
     (DOCS / "benchmarks.json").write_text(json.dumps(results, indent=1))

@@ -11,19 +11,29 @@ The LSTM's cell state in and out: lstm_state_forward(x, h0, c0, Wx, Wh, b) -> (h
 and lstm_state_backward(dh, dc_last, cache) -> (dx, dh0, dc0, dWx, dWh, db) (see lstm.py).
 The cells are described once, in cells.py: get_cell("lstm") gives their functions, gate blocks
 and whether they have a cell state.
+
+Sequence to sequence (S source, T target steps, A attention size): embedding_forward (embedding.py),
+temporal_softmax_loss over padded targets (losses.py), dot and additive attention over encoder
+states with a source mask (attention.py), an LSTM encoder-decoder with optional attention, its
+training loop, greedy decoding and beam search (seq2seq.py), and a Russian dates-to-ISO task to
+train it on (dates.py: russian_date_pairs, date_vocabularies, encode_pairs).
 """
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, tanh, tanh_grad
+from .attention import (additive_attention_backward, additive_attention_forward, dot_attention_backward,
+                        dot_attention_forward)
 from .bidirectional import bidirectional_backward, bidirectional_forward, reverse_padded
 from .bptt import chunk_slices, hidden_gradient_norms, truncated_bptt
 from .cells import CELLS, RECURRENT_CELLS, Cell, get_cell
 from .charmodel import (char_model_backward, char_model_forward, char_model_loss, init_char_model, sample_chars, text_streams,
                         train_char_model, zero_state)
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .dates import date_vocabularies, encode_pairs, russian_date_pairs
 from .datasets import adding_problem, clean_onegin, counting_ones, lengths_to_mask, load_onegin, precedence_task
 from .dense import dense_backward, dense_forward
+from .embedding import embedding_backward, embedding_forward
 from .gradcheck import check_gradients, numeric_gradient, rel_error
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .losses import bce_loss, bce_with_logits_loss, mae_loss, mse_loss, softmax_cross_entropy
+from .losses import bce_loss, bce_with_logits_loss, mae_loss, mse_loss, softmax_cross_entropy, temporal_softmax_loss
 from .lstm import (lstm_backward, lstm_forward, lstm_state_backward, lstm_state_forward, lstm_step_backward,
                    lstm_step_forward)
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, Momentum, Nesterov, RMSprop, minimize
@@ -31,8 +41,11 @@ from .pooling import (attention_pool_backward, attention_pool_forward, last_pool
                       last_pool_forward, max_pool_backward, max_pool_forward, mean_pool_backward,
                       mean_pool_forward)
 from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .seq2seq import (ATTENTIONS, beam_search, decoder_backward, decoder_forward, decoder_step_forward, encode,
+                      encoder_backward, encoder_forward, greedy_decode, init_seq2seq, seq2seq_backward, seq2seq_forward,
+                      seq2seq_loss, train_seq2seq)
 from .stacked import stacked_backward, stacked_forward
-from .text import Vocabulary, bag_of_words, load_corpus, one_hot, tokenize
+from .text import Vocabulary, bag_of_words, load_corpus, one_hot, pad_sequences, tokenize
 
 __version__ = "0.1.0"
 
@@ -40,11 +53,15 @@ __all__ = [
     "Adagrad",
     "Adam",
     "adding_problem",
+    "additive_attention_backward",
+    "additive_attention_forward",
     "attention_pool_backward",
     "attention_pool_forward",
+    "ATTENTIONS",
     "bag_of_words",
     "bce_loss",
     "bce_with_logits_loss",
+    "beam_search",
     "bidirectional_backward",
     "bidirectional_forward",
     "Cell",
@@ -58,16 +75,30 @@ __all__ = [
     "clip_by_global_norm",
     "clip_by_value",
     "counting_ones",
+    "date_vocabularies",
+    "decoder_backward",
+    "decoder_forward",
+    "decoder_step_forward",
     "dense_backward",
     "dense_forward",
+    "dot_attention_backward",
+    "dot_attention_forward",
+    "embedding_backward",
+    "embedding_forward",
+    "encode",
+    "encode_pairs",
+    "encoder_backward",
+    "encoder_forward",
     "get_cell",
     "global_norm",
+    "greedy_decode",
     "gru_backward",
     "gru_forward",
     "gru_step_backward",
     "gru_step_forward",
     "hidden_gradient_norms",
     "init_char_model",
+    "init_seq2seq",
     "last_pool_backward",
     "last_pool_forward",
     "lengths_to_mask",
@@ -91,6 +122,7 @@ __all__ = [
     "numeric_gradient",
     "one_hot",
     "OPTIMIZERS",
+    "pad_sequences",
     "precedence_task",
     "RECURRENT_CELLS",
     "rel_error",
@@ -102,7 +134,11 @@ __all__ = [
     "rnn_forward",
     "rnn_step_backward",
     "rnn_step_forward",
+    "russian_date_pairs",
     "sample_chars",
+    "seq2seq_backward",
+    "seq2seq_forward",
+    "seq2seq_loss",
     "SGD",
     "sigmoid",
     "sigmoid_grad",
@@ -112,9 +148,11 @@ __all__ = [
     "stacked_forward",
     "tanh",
     "tanh_grad",
+    "temporal_softmax_loss",
     "text_streams",
     "tokenize",
     "train_char_model",
+    "train_seq2seq",
     "truncated_bptt",
     "Vocabulary",
     "zero_state",

@@ -61,6 +61,19 @@ def check_mask(mask, N, T):
     return mask
 
 
+def check_lengths(name, lengths, N, T):
+    """Return lengths (N,) as integers in [1, T], or raise ValueError naming `name`."""
+    lengths = np.asarray(lengths)
+    if not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"{name} must be integers, got dtype {lengths.dtype}")
+    check_shape(name, lengths, (N,), "(one length per sequence)", label="(N,)")
+    if lengths.min() < 1 or lengths.max() > T:
+        bad = np.flatnonzero((lengths < 1) | (lengths > T)).tolist()
+        raise ValueError(f"{name} must lie in [1, {T}] (every sequence has at least one real step and at most "
+                         f"the {T} columns of its array); rows {bad[:10]} have {lengths[bad[:10]].tolist()}")
+    return lengths
+
+
 def check_positive(name, value):
     """Raise ValueError unless value > 0."""
     if not value > 0:

@@ -11,7 +11,7 @@ Outputs at padded steps are not meaningful: pool them away with a mask (see pool
 """
 import numpy as np
 
-from ._validate import as_float_array, check_shape, check_upstream
+from ._validate import as_float_array, check_lengths, check_shape, check_upstream
 from .cells import get_cell
 
 
@@ -23,12 +23,7 @@ def reverse_padded(x, lengths=None):
     N, T = x.shape[:2]
     if lengths is None:
         return x[:, ::-1]
-    lengths = np.asarray(lengths)
-    if not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    check_shape("lengths", lengths, (N,), "to match x", label="(N,)")
-    if lengths.min() < 1 or lengths.max() > T:
-        raise ValueError(f"lengths must lie in [1, T = {T}], got values from {lengths.min()} to {lengths.max()}")
+    lengths = check_lengths("lengths", lengths, N, T)
     t = np.arange(T)
     idx = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)   # (N, T) source step of each step
     idx = idx.reshape(N, T, *([1] * (x.ndim - 2)))

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ._training import as_rng, progress_bar
 from ._validate import check_positive
 from .cells import get_cell
 from .clipping import clip_by_value
@@ -27,14 +28,6 @@ from .optim import Adagrad
 from .text import one_hot
 
 PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
-
-
-def _as_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise ValueError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
 
 
 def _check_params(params, cell):
@@ -58,7 +51,7 @@ def init_char_model(V, H, cell="rnn", rng=0, scale=0.01):
     Returns the params dict described in the module docstring.
     """
     cell = get_cell(cell)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     G = cell.gates
     params = {
         "Wx": rng.standard_normal((V, G * H)) * scale,
@@ -151,7 +144,7 @@ def sample_chars(params, prefix_ids, length, rng=0, temperature=1.0, cell="rnn",
     spec = get_cell(cell)
     V = _check_params(params, spec)[0]
     check_positive("temperature", temperature)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     prefix_ids = np.asarray(prefix_ids)
     if prefix_ids.ndim != 1 or prefix_ids.size == 0:
         raise ValueError("prefix_ids must be a non-empty 1-d array of character ids")
@@ -198,7 +191,7 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
     params = init_char_model(V, hidden, cell, rng=seed)
     opt_state = optimizer.init(params)
     state, pos, history = zero_state(params, batch, cell), 0, {"loss": []}
-    bar = _progress(steps, progress)
+    bar = progress_bar(steps, progress, "chunk")
     deadline = None if max_seconds is None else time.perf_counter() + max_seconds
     for _ in range(steps):
         if deadline is not None and time.perf_counter() >= deadline:
@@ -221,10 +214,3 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
     if bar is not None:
         bar.close()
     return params, history
-
-
-def _progress(total, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm                         # a text bar: notebooks store it as plain text
-    return tqdm(total=total, desc="training", unit="chunk")

@@ -8,12 +8,14 @@ the per-example losses
 
 and average them over the examples, L = (1/n) sum_i l_i; so do we, over every element.
 Softmax cross-entropy takes raw scores (..., V) and integer labels (...), averages over the
-positions a mask keeps, and never forms log(0).
+positions a mask keeps, and never forms log(0). temporal_softmax_loss is the same for sequences
+(N, T, V) whose padded steps are dropped, given by a mask or by the real lengths.
 """
 import numpy as np
 
-from ._validate import as_float_array, check_shape
+from ._validate import as_float_array, check_lengths, check_shape
 from .activations import sigmoid, softmax
+from .datasets import lengths_to_mask
 
 
 def _check_pair(y, t):
@@ -97,3 +99,26 @@ def softmax_cross_entropy(scores, y, mask=None):
     np.put_along_axis(dscores, y[..., None], np.take_along_axis(dscores, y[..., None], axis=-1) - 1, axis=-1)
     dscores *= (mask / count)[..., None]
     return float(loss), dscores
+
+
+def temporal_softmax_loss(scores, y, mask=None, lengths=None):
+    """Cross-entropy of a sequence of predictions, averaged over the real (unpadded) positions.
+
+    scores (N, T, V): raw scores at every step; y (N, T): integer labels in [0, V);
+    mask (N, T) bool, True where the step counts, or lengths (N,) integers in [1, T]: the first lengths[n]
+    steps of row n count (give one of them or neither: then every step counts).
+    Returns (loss, dscores): the mean over kept steps (a float), dscores (N, T, V) (zero at dropped steps).
+    Equals torch.nn.functional.cross_entropy(scores.reshape(-1, V), y_with_pad.reshape(-1), ignore_index=pad).
+    """
+    scores = as_float_array("scores", scores, 3)
+    N, T, _ = scores.shape
+    if mask is not None and lengths is not None:
+        raise ValueError("give mask or lengths, not both: lengths (N,) means mask = lengths_to_mask(lengths, T)")
+    if lengths is not None:
+        mask = lengths_to_mask(check_lengths("lengths", lengths, N, T), T)    # True at the first lengths[n] steps
+    elif mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            raise ValueError(f"mask must be a boolean array (True = real step), got dtype {mask.dtype}")
+        check_shape("mask", mask, (N, T), f"to match scores of shape {scores.shape}", label="(N, T)")
+    return softmax_cross_entropy(scores, y, mask)          # the mean of -log p(y) over the kept steps

@@ -87,3 +87,22 @@ def load_corpus(max_chars=None):
     """
     text = resources.files("rnncore").joinpath("data/pydoc_topics.txt").read_text(encoding="utf-8")
     return text if max_chars is None else text[:max_chars]
+
+
+def pad_sequences(seqs, pad_id=0):
+    """Stack sequences of token ids of different lengths into one right-padded array.
+
+    seqs: N sequences of ints (lists or 1-d arrays), each non-empty; pad_id: the id written after each end.
+    Returns ids (N, T) int64 with T the longest length, and lengths (N,) int64.
+    """
+    seqs = [np.asarray(s) for s in seqs]
+    if not seqs:
+        raise ValueError("pad_sequences needs at least one sequence")
+    bad = [n for n, s in enumerate(seqs) if s.ndim != 1 or s.size == 0 or not np.issubdtype(s.dtype, np.integer)]
+    if bad:
+        raise ValueError(f"every sequence must be a non-empty 1-d sequence of integer ids; rows {bad[:10]} are not")
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    ids = np.full((len(seqs), lengths.max()), pad_id, dtype=np.int64)
+    for n, s in enumerate(seqs):
+        ids[n, :len(s)] = s
+    return ids, lengths

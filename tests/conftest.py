@@ -1,6 +1,10 @@
-"""Fixtures shared by the rnncore tests (plain helpers live in helpers.py)."""
+"""Fixtures shared by the tests (plain helpers live in helpers.py)."""
 import numpy as np
 import pytest
+
+from autograder import course
+
+course.use_venv_tools()                   # this test process is an entry point: nbgrader starts `alembic` from PATH
 
 SEEDS = [0, 1, 2]
 

@@ -2,7 +2,9 @@
 
 Round trip, for every assignment: the reference solution handed in scores full marks; the
 untouched student version scores zero without grader errors; a submission with one function
-left undone loses exactly the points of the tests of that function (and of functions that call it).
+left undone loses exactly the points of the tests of that function (and of functions that call it);
+a backward pass with one wrong gradient loses its test only, and the feedback names that gradient.
+The round trip grades only the assignments whose tests were selected (`pytest -k a6` grades a6 alone).
 """
 import ast
 import filecmp
@@ -18,9 +20,10 @@ from grading import feedback_text, grades_by_submission, run_grading
 ASSIGNMENTS = course.assignment_ids()
 
 
-def test_the_course_has_the_five_assignments():
-    """Are all five assignments present, each as one source notebook named after it?"""
-    assert ASSIGNMENTS == ["a1_neuron", "a2_optimizers", "a3_rnn_bptt", "a4_lstm_gru", "a5_charlm_birnn"]
+def test_the_course_has_the_six_assignments():
+    """Are all six assignments present, each as one source notebook named after it?"""
+    assert ASSIGNMENTS == ["a1_neuron", "a2_optimizers", "a3_rnn_bptt", "a4_lstm_gru", "a5_charlm_birnn",
+                           "a6_seq2seq_attention"]
     for assignment in ASSIGNMENTS:
         assert list(course.source_notebooks(assignment)) == [assignment]
 
@@ -109,12 +112,37 @@ def last_function(assignment):
     return ids[-1]
 
 
+# One backward pass with a wrong gradient per assignment listed: (solution cell, its body, the test that must
+# fail, what the feedback must say: the wrong gradient, and that the others match).
+WRONG_GRADIENTS = {
+    "a1_neuron": ("dense_backward", "x, W = cache\nreturn dout @ W.T, -(x.T @ dout), dout.sum(axis=0)",   # dW's sign flipped
+                  "test_dense_backward", r"dense_backward[^:\n]*: dW (differs|disagrees)[^\n]*; dx and db match"),
+    "a6_seq2seq_attention": ("dot_attention_backward", (
+        "q, h, weights = cache\n"
+        "dweights = np.einsum('nsh,nh->ns', h, dcontext)\n"
+        "de = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))\n"
+        "dh = weights[:, :, None] * dcontext[:, None, :] + de[:, :, None] * q[:, None, :]\n"
+        "return -np.einsum('ns,nsh->nh', de, h), dh"),                                   # dq's sign flipped
+        "test_dot_attention_backward", r"dot_attention_backward[^:\n]*: dq (differs|disagrees)[^\n]*; dh match"),
+}
+
+
+def selected_assignments(session):
+    """The assignments of the round-trip tests this session runs, in course order (all if it runs none)."""
+    chosen = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "round_trip" in getattr(item, "fixturenames", ()) and "assignment" in params:
+            chosen.add(params["assignment"])
+    return [a for a in ASSIGNMENTS if a in chosen] or ASSIGNMENTS
+
+
 @pytest.fixture(scope="module")
-def round_trip(tmp_path_factory):
-    """Solution, untouched and one-function-undone versions of every assignment, graded in one run."""
+def round_trip(request, tmp_path_factory):
+    """Solution, untouched, one-function-undone and wrong-gradient versions of the selected assignments, graded in one run."""
     folder = tmp_path_factory.mktemp("round_trip")
     expected = {}
-    for assignment in ASSIGNMENTS:
+    for assignment in selected_assignments(request.session):
         release = nbformat.read(str(course.ASSIGNMENTS / assignment / f"{assignment}.ipynb"), as_version=4)
         undone = last_function(assignment)
         versions = {
@@ -123,19 +151,15 @@ def round_trip(tmp_path_factory):
             "one_undone": (sample_submissions.filled(assignment, {undone: "raise NotImplementedError()"}),
                            lost_when_undone(assignment, undone)),
         }
+        if assignment in WRONG_GRADIENTS:
+            grade_id, body, test, _ = WRONG_GRADIENTS[assignment]
+            versions["wrong_gradient"] = (sample_submissions.filled(assignment, {grade_id: body}), [test])
         for student, (nb, lost) in versions.items():
             path = folder / student / assignment / f"{assignment}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, str(path))
             expected[(student, assignment)] = {g: (0.0 if g in lost else float(p))
                                                for g, p in sample_submissions.graded_cells(assignment)}
-    wrong_dW = sample_submissions.filled("a1_neuron", {"dense_backward": (
-        "x, W = cache\nreturn dout @ W.T, -(x.T @ dout), dout.sum(axis=0)")})     # the sign of dW flipped
-    path = folder / "wrong_dW" / "a1_neuron" / "a1_neuron.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(wrong_dW, str(path))
-    expected[("wrong_dW", "a1_neuron")] = {g: (0.0 if g == "test_dense_backward" else float(p))
-                                          for g, p in sample_submissions.graded_cells("a1_neuron")}
     out = tmp_path_factory.mktemp("round_trip_out")
     summary = run_grading(folder, out, jobs=2, timeout=60)
     return out, summary, expected
@@ -154,19 +178,20 @@ def test_round_trip(round_trip, student, assignment):
 
 
 @pytest.mark.slow
-def test_a_wrong_gradient_is_named_in_the_feedback(round_trip):
-    """Does a dense_backward with a wrong dW lose only its test, with feedback naming dW and what matches?"""
+@pytest.mark.parametrize("assignment", list(WRONG_GRADIENTS))
+def test_a_wrong_gradient_is_named_in_the_feedback(round_trip, assignment):
+    """Does a backward pass with one wrong gradient lose only its test, with feedback naming it and what matches?"""
     out, _, expected = round_trip
-    row = grades_by_submission(out)[("wrong_dW", "a1_neuron")]
-    assert {g: row[g] for g in expected[("wrong_dW", "a1_neuron")]} == expected[("wrong_dW", "a1_neuron")]
-    text = feedback_text(out, "wrong_dW", "a1_neuron")
-    assert re.search(r"dense_backward[^:\n]*: dW (differs|disagrees)[^\n]*; dx and db match", text)
+    row = grades_by_submission(out)[("wrong_gradient", assignment)]
+    assert {g: row[g] for g in expected[("wrong_gradient", assignment)]} == expected[("wrong_gradient", assignment)]
+    text = feedback_text(out, "wrong_gradient", assignment)
+    assert re.search(WRONG_GRADIENTS[assignment][3], text), text[-3000:]
 
 
 @pytest.mark.slow
-def test_one_undone_loses_something_but_not_everything(round_trip):
-    """Is the undone-function check meaningful: some points lost, most kept, in every assignment?"""
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_one_undone_loses_something_but_not_everything(round_trip, assignment):
+    """Is the undone-function check meaningful: some points lost, most kept?"""
     out, _, expected = round_trip
-    for assignment in ASSIGNMENTS:
-        row = grades_by_submission(out)[("one_undone", assignment)]
-        assert 0 < row["score"] < row["max_score"], (assignment, row["score"])
+    row = grades_by_submission(out)[("one_undone", assignment)]
+    assert 0 < row["score"] < row["max_score"], (assignment, row["score"])

@@ -1,10 +1,14 @@
 """The instructor's pipeline end to end on the bundled honest samples (python -m autograder grade)."""
 import json
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from autograder import course, grade, sandbox
+from autograder import course, executors, grade, sandbox
+from autograder.records import Job
 from autograder.sample_submissions import HONEST, honest_samples, graded_cells
 from grading import (assert_sample_graded_as_specified, feedback_text, grades_by_submission, problem_kinds,
                      run_grading)
@@ -95,12 +99,13 @@ def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
 
 
 def test_a_grader_crash_is_recorded_as_a_problem_not_lost(tmp_path):
-    """If the grading process itself fails, is the submission still recorded (0, grader-error) for review?"""
-    job = {"student": "s", "assignment": "a1_neuron", "key": "k", "notebooks": {}, "workdir": str(tmp_path / "w"),
-           "template_db": str(tmp_path / "missing.db"), "timeout": 5, "limits": {}, "sandbox": {"enabled": False},
-           "hide": [], "feedback_dir": str(tmp_path / "fb"), "result": str(tmp_path / "w" / "result.json")}
-    result = grade.run_worker(job, wall_timeout=60)
-    assert result["grades"] == [] and [p["kind"] for p in result["problems"]] == ["grader-error"]
+    """If the grading process itself fails (here: its course files are missing), is the submission still
+    recorded (0, grader-error) for review, with what the worker said?"""
+    job = Job("s", "a1_neuron", "k", {"a1_neuron": "{}"}, timeout=5, wall_timeout=60, limits={})
+    result = executors.run_in_child(job, tmp_path / "no-course", tmp_path / "w", {"enabled": False, "cgroup_root": ""},
+                                    executors.worker_processes())
+    assert result.grades == [] and [p.kind for p in result.problems] == ["grader-error"]
+    assert "no-course" in result.problems[0].detail
 
 
 def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
@@ -111,3 +116,26 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
         grade.grade(HONEST, settings)
     settings.allow_unsandboxed = True
     assert grade.check_sandbox(settings).missing == ["bubblewrap is not installed"]
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"db_url": "mysql://teacher@localhost/course"}, "a 'mysql' gradebook is not supported: use sqlite:///PATH or postgresql://"),
+    ({"db_url": "not a url"}, "is not a database URL"),
+    ({"scheduler": "http://127.0.0.1:8786"}, "is not a Dask scheduler address: write it as tcp://HOST:PORT"),
+    ({"cluster": "2"}, "write local:N for a Dask LocalCluster"),
+    ({"cluster": "local:2", "scheduler": "tcp://127.0.0.1:8786"}, "--scheduler and --cluster exclude each other"),
+])
+def test_settings_that_cannot_work_are_refused_before_anything_is_written(tmp_path, setting, message):
+    """Does a wrong gradebook URL or Dask address give one message that says what to write, with nothing written?"""
+    settings = grade.Settings(out=tmp_path / "out", progress=False, **setting)
+    with pytest.raises(grade.GradingError, match=re.escape(message)):
+        grade.grade(HONEST, settings)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_line_reports_a_refusal_in_one_line_and_exits_non_zero(tmp_path):
+    """Run as an instructor would: exit code 2 and a single `error:` line on stderr?"""
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(HONEST), "--out", str(tmp_path / "out"),
+                          "--db-url", "oracle://x@y/z"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and run.stderr.startswith("error: --db-url"), run.stderr
+    assert not (tmp_path / "out").exists()

@@ -84,6 +84,42 @@ def _char_model_pair(cell_name):
             (*params.values(), *arrays_in(state)), (N, T, 5))
 
 
+def _embedding_pair():
+    rng = _rng()
+    x, W = rng.integers(0, 7, size=(N, T)), rng.standard_normal((7, D))
+    return (lambda: rc.embedding_forward(x, W, padding_idx=0), rc.embedding_backward, (W, x), (N, T, D))
+
+
+def _attention_pair(kind):
+    rng = _rng()
+    q, h = rng.standard_normal((N, H)), rng.standard_normal((N, T, H))
+    mask = rc.lengths_to_mask(np.array([5, 2, 4]), T)
+    if kind == "dot":
+        return (lambda: rc.dot_attention_forward(q, h, mask), rc.dot_attention_backward, (q, h), (N, H))
+    Wq, Wk, v = rng.standard_normal((H, 3)), rng.standard_normal((H, 3)), rng.standard_normal(3)
+    return (lambda: rc.additive_attention_forward(q, h, Wq, Wk, v, mask), rc.additive_attention_backward,
+            (q, h, Wq, Wk, v), (N, H))
+
+
+def _seq2seq_pair(part, attention):
+    rng = _rng()
+    params = rc.init_seq2seq(7, 5, D, H, attention=attention, rng=rng, scale=0.5)
+    src_lengths = np.array([5, 2, 4])
+    src = np.where(rc.lengths_to_mask(src_lengths, T), rng.integers(1, 7, size=(N, T)), 0)
+    tgt_in = rng.integers(1, 5, size=(N, 4))
+    if part == "encoder":
+        return (lambda: rc.encoder_forward(params, src, src_lengths),
+                lambda d, cache: rc.encoder_backward(d[0], d[1], d[2], cache),
+                (*params.values(), src, src_lengths), [(N, T, H), (N, H), (N, H)])
+    if part == "decoder":
+        h0, c0, h_enc = rng.standard_normal((N, H)), rng.standard_normal((N, H)), rng.standard_normal((N, T, H))
+        mask = rc.lengths_to_mask(src_lengths, T)
+        return (lambda: rc.decoder_forward(params, tgt_in, h0, c0, h_enc, mask, attention), rc.decoder_backward,
+                (*params.values(), tgt_in, h0, c0, h_enc), (N, 4, 5))
+    return (lambda: rc.seq2seq_forward(params, src, src_lengths, tgt_in, attention), rc.seq2seq_backward,
+            (*params.values(), src, src_lengths, tgt_in), (N, 4, 5))
+
+
 PAIRS = {f"sequence-{name}": (_sequence_pair, (cell, options)) for name, cell, options in CELL_VARIANTS}
 PAIRS.update({f"step-{name}": (_step_pair, (cell, options)) for name, cell, options in CELL_VARIANTS})
 PAIRS["lstm_state"] = (_lstm_state_pair, ())
@@ -92,6 +128,11 @@ PAIRS.update({f"{kind}-{cell}": (_wrapper_pair, (kind, cell)) for kind in ("stac
 PAIRS.update({f"pool-{name}": (_pool_pair, (name,)) for name in ("last", "mean", "max", "attention")})
 PAIRS["dense"] = (_dense_pair, ())
 PAIRS.update({f"char_model-{cell}": (_char_model_pair, (cell,)) for cell in rc.RECURRENT_CELLS})
+PAIRS["embedding"] = (_embedding_pair, ())
+PAIRS.update({f"attention-{kind}": (_attention_pair, (kind,)) for kind in ("dot", "additive")})
+PAIRS["encoder"] = (_seq2seq_pair, ("encoder", None))
+PAIRS.update({f"{part}-{attention}": (_seq2seq_pair, (part, attention)) for part in ("decoder", "seq2seq")
+              for attention in rc.ATTENTIONS})
 
 
 def _upstream(shapes):

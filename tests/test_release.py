@@ -279,9 +279,6 @@ def test_lectures_find_what_they_import_in_a_fresh_environment(installed):
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-@pytest.mark.skipif(not os.environ.get("RNNCOURSE_EDITION_LECTURES"),
-                    reason="executing the six lectures in the student environment takes minutes: set "
-                           "RNNCOURSE_EDITION_LECTURES=1 (make test already runs them with nbval in .venv)")
 def test_lectures_run_without_errors_in_a_fresh_environment(installed):
     """Does every lecture of the edition execute in the student environment with no error output?"""
     student, venv, _ = installed

@@ -28,8 +28,10 @@ def run_cells(tmp_path, probe, sources, limits=sandbox.Limits(), hide=(), timeou
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     run_dir = tempfile.mkdtemp(prefix="rnncourse-test-")
-    config = sandbox.kernel_config(tmp_path / "job", work, [str(h) for h in hide], limits,
+    kernels = tmp_path / "job" / "jupyter" / "kernels"
+    config = sandbox.kernel_config(kernels, work, [str(h) for h in hide], limits,
                                    probe.cgroup_root, f"autograder-test-{os.getpid()}", run_dir)
+    os.environ["JUPYTER_PATH"] = str(kernels.parent)          # where jupyter_client looks for the kernelspec
     config.Execute.timeout = timeout
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     try:
