@@ -1,5 +1,10 @@
 """What the training loops of the models share: a random generator from a seed, and a progress bar."""
+import sys
+
 import numpy as np
+
+# The course's text bars: on stdout, without timings, so a notebook stores the same last line every run.
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}{postfix}"
 
 
 def as_rng(rng):
@@ -12,8 +17,8 @@ def as_rng(rng):
 
 
 def progress_bar(total, enabled, unit):
-    """A tqdm bar of `total` steps (None when not enabled)."""
+    """A tqdm bar of `total` steps on stdout (None when not enabled)."""
     if not enabled:
         return None
     from tqdm import tqdm                         # a text bar: notebooks store it as plain text
-    return tqdm(total=total, desc="training", unit=unit)
+    return tqdm(total=total, desc="training", unit=unit, file=sys.stdout, bar_format=BAR_FORMAT)
