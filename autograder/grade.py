@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import build, collect, course, executors, gradebook, precheck, report, restore, sandbox
-from .records import Job, Problem, Result
+from .records import Job, Result
 
 GRADER_VERSION = "3"                     # bump when grading itself changes, to invalidate cached results
 
@@ -260,7 +260,7 @@ def grade(source, settings):
     write_feedback(settings, results)
     record_exchange_files(settings, db_url)
     gradebook.export_csv(db_url, settings.out / "grades.csv", settings.course_id)
-    summary = report.summary(results, db_url, orphan_problems, late_problem, settings.course_id)
+    summary = report.summary(results, db_url, orphan_problems, settings.course_id)
     summary.update(graded_now=len(ready) + len(jobs), seconds=round(time.time() - started, 1),
                    sandbox=sandboxed, executor="dask" if (settings.scheduler or settings.cluster) else "local")
     report.write(settings.out, summary)
@@ -304,19 +304,6 @@ def record_exchange_files(settings, db_url):
             for name in collect.EXCHANGE_FILES:
                 if (staged / name).is_file():
                     shutil.copyfile(staged / name, feedback / name)
-
-
-def _duration(seconds):
-    minutes, hours = round(seconds / 60), seconds / 3600
-    return f"{hours:.1f} h" if hours >= 1 else f"{minutes} min" if minutes >= 1 else f"{round(seconds)} s"
-
-
-def late_problem(db_url, student, assignment, course_id):
-    """A `late` Problem when the gradebook's submission time is after the assignment's due date, else None."""
-    seconds, duedate = gradebook.lateness(db_url, student, assignment, course_id)
-    if seconds <= 0:
-        return None
-    return Problem("late", f"submitted {_duration(seconds)} ({seconds:.0f} s) after the due date {duedate} UTC")
 
 
 def _progress(total, enabled):

@@ -14,6 +14,7 @@ made, so neither report.json nor a terminal ever carries an escape sequence or a
 Jobs and results cross process and machine boundaries as JSON (`to_json` / `from_json`), never as
 pickles, and carry file contents rather than paths: a worker needs no shared file system.
 """
+import functools
 import hashlib
 import json
 import os
@@ -134,8 +135,9 @@ class CourseFiles:
     releases: dict
     template_db: bytes
 
-    @property
+    @functools.cached_property
     def version(self):
+        """A digest of the files: the folder name they are written to on each machine."""
         digest = hashlib.sha256(self.template_db)
         digest.update(json.dumps([self.sources, self.releases], sort_keys=True).encode())
         return digest.hexdigest()[:16]

@@ -9,14 +9,14 @@ control characters, so a submission cannot rewrite or hide lines of the instruct
 import json
 
 from . import gradebook
+from .records import Problem
 from .records import plain_text as printable
 
 
-def summary(results, db_url, orphan_problems, late_problem, course_id):
-    """The report of Results, with scores as the gradebook computes them.
+def summary(results, db_url, orphan_problems, course_id):
+    """The report of Results, with scores and lateness as the gradebook knows them.
 
-    orphan_problems: problem rows without a submission; late_problem(db_url, student, assignment, course_id):
-    a `late` Problem or None.
+    orphan_problems: problem rows without a submission.
     """
     submissions, problems = [], list(orphan_problems)
     for result in results:
@@ -28,6 +28,19 @@ def summary(results, db_url, orphan_problems, late_problem, course_id):
         submissions.append({"student": result.student, "assignment": result.assignment, "score": score,
                             "max_score": max_score, "problems": sorted({p.kind for p in found})})
     return {"submissions": submissions, "problems": problems}
+
+
+def _duration(seconds):
+    minutes, hours = round(seconds / 60), seconds / 3600
+    return f"{hours:.1f} h" if hours >= 1 else f"{minutes} min" if minutes >= 1 else f"{round(seconds)} s"
+
+
+def late_problem(db_url, student, assignment, course_id):
+    """A `late` Problem when the gradebook's submission time is after the assignment's due date, else None."""
+    seconds, duedate = gradebook.lateness(db_url, student, assignment, course_id)
+    if seconds <= 0:
+        return None
+    return Problem("late", f"submitted {_duration(seconds)} ({seconds:.0f} s) after the due date {duedate} UTC")
 
 
 def write(out, summary):

@@ -8,7 +8,6 @@ Markers that must never turn up where they could act: `PWN` (HTML/JS payloads), 
 """
 import base64
 import io
-import json
 import textwrap
 import zipfile
 
@@ -16,7 +15,7 @@ import nbformat
 import numpy as np
 
 from autograder import course
-from autograder.sample_submissions import add_cell, filled, graded_cells, solution_cell, with_cell_source
+from autograder.sample_submissions import filled, graded_cells, solution_cell
 
 A1 = "a1_neuron"
 STUB = "raise NotImplementedError()"

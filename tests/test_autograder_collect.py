@@ -2,8 +2,6 @@
 import shutil
 import zipfile
 
-import pytest
-
 from autograder import collect, course
 
 ASSIGNMENT = course.assignment_ids()[0]

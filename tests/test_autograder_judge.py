@@ -5,7 +5,6 @@ test-cell sources with autograder.judge through autograder.remote, as the worker
 """
 import time
 
-import numpy as np
 import pytest
 from jupyter_client.manager import KernelManager
 

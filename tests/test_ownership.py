@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rnncore as rc
-from helpers import CELL_IDS, CELL_VARIANTS, arrays_in, assert_same_arrays, cell_args, scribble
+from helpers import CELL_VARIANTS, arrays_in, assert_same_arrays, cell_args, scribble
 
 N, T, D, H = 3, 5, 4, 6
 
