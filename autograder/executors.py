@@ -65,7 +65,7 @@ class LocalExecutor:
     def __init__(self, jobs, course_files, scratch, probe):
         self.jobs, self.scratch = max(1, jobs), Path(scratch)
         self.course_dir = course_files.write(self.scratch / "course")
-        self.sandbox_info = {"enabled": probe.bwrap != "", "cgroup_root": probe.cgroup_root}
+        self.sandbox_info = probe.kernel_settings()
         self.processes = worker_processes()
         self.dashboard = ""
 
@@ -148,8 +148,7 @@ def grade_on_dask_worker(job_json, course_files):
     course_dir = course_files.write(scratch / "course")
     workdir = Path(tempfile.mkdtemp(dir=scratch, prefix="job-"))
     try:
-        sandbox_info = {"enabled": probe.bwrap != "", "cgroup_root": probe.cgroup_root}
-        return run_in_child(job, course_dir, workdir, sandbox_info, processes).to_json()
+        return run_in_child(job, course_dir, workdir, probe.kernel_settings(), processes).to_json()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

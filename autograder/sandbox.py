@@ -55,6 +55,10 @@ class Probe:
     def complete(self):
         return bool(self.bwrap) and not self.missing
 
+    def kernel_settings(self):
+        """What a grading process needs to know of this machine's sandbox (it travels as JSON)."""
+        return {"enabled": self.bwrap != "", "cgroup_root": self.cgroup_root}
+
 
 def _pids_cgroup_root():
     """A pids cgroup hierarchy we may create groups in, or None."""
