@@ -12,6 +12,12 @@ Messages say which output is wrong and which are right, e.g.
 "lstm_backward: dWh differs from the reference (max abs diff 3.1e-01); dx, dh0, dWx and db match".
 Hidden tests draw their inputs from `fresh_rng()`, seeded at grading time, so answers cannot be
 hard-coded. Failures point at the student's code, not at these helpers (`__tracebackhide__`).
+
+A test may hand the student's code a function of its own (a gradient to follow, an optimizer to
+drive) only by offering it explicitly: `callback(fn)` for a function, `callback_object(init=...,
+step=...)` for an object with named methods. In grading these are the only things of the grader
+the student's code can reach, and only by calling them with plain values (numbers, arrays, strings,
+tuples, lists, dicts) and getting plain values back; any other object a test passes is refused.
 """
 import secrets
 import warnings
@@ -23,6 +29,49 @@ def fresh_rng():
     """A generator seeded at grading time, and its seed (printed on failure to reproduce a case)."""
     seed = secrets.randbelow(2 ** 32)
     return np.random.default_rng(seed), seed
+
+
+class Callback:
+    """A function of the test that the student's code may call (see `callback`)."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        if not callable(function):
+            raise TypeError(f"callback() takes a function, got {type(function).__name__}")
+        self.function = function
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<callback {getattr(self.function, '__name__', 'of the test')}>"
+
+
+class CallbackObject:
+    """An object of the test whose named methods (and nothing else) the student's code may call."""
+
+    def __init__(self, methods):
+        for name, method in methods.items():
+            if not name.isidentifier() or name.startswith("_"):
+                raise ValueError(f"callback_object(): {name!r} is not a public method name")
+            object.__setattr__(self, name, Callback(method))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a callback_object cannot be changed")
+
+    def __repr__(self):
+        return f"<callback object with {', '.join(sorted(vars(self)))}>"
+
+
+def callback(function):
+    """Offer `function` to the student's code: call_student(step, theta, callback(lambda x: 2 * x), state)."""
+    return Callback(function)
+
+
+def callback_object(**methods):
+    """Offer an object with these methods to the student's code: callback_object(init=opt.init, step=opt.step)."""
+    return CallbackObject(methods)
 
 
 def call_student(fn, *args, name=None, **kwargs):
