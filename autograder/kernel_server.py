@@ -13,11 +13,11 @@ grader types in is the next request:
     {"op": "stop"}                                     end of the test cell: every handle is dropped
 
 Values are encoded with autograder.wire. Objects the grader cannot receive (a `cache`, a class, a
-function) stay here as handles. Objects of the grader's that a test passes in (a gradient function,
-an optimizer written for the test) arrive as callbacks: calling one, or reading one of its public
-attributes, sends a "callback" prompt that the grader answers. After a call, every argument the
-function changed in place is sent back, so that the grader sees the changes a test in the notebook
-would see.
+function) stay here as handles. The only things of the grader's that reach this side are the
+functions a test offers explicitly (`autograder.testing.callback`, `callback_object`): calling one
+sends a "callback" prompt with plain arguments, and the grader answers with a plain value or an
+error. They have no attributes. After a call, every argument the function changed in place is
+reported, so that the grader can fail a function that changes its inputs.
 """
 import builtins
 import io
@@ -40,7 +40,9 @@ _ask = builtins.input     # the kernel's input(): a prompt to the grader on the 
 
 
 class Callback:
-    """An object that lives in the grader (a test's function or object); using it asks the grader."""
+    """A function a test offered to the student's code; calling it asks the grader (plain values only)."""
+
+    __slots__ = ("_ident",)
 
     def __init__(self, ident):
         self._ident = ident
@@ -49,13 +51,25 @@ class Callback:
         return _ask_grader({"op": "call", "target": self._ident,
                             "args": _encode(list(args)), "kwargs": _encode(kwargs)})
 
+    def __repr__(self):
+        return f"<function of the test #{self._ident}>"
+
+
+class CallbackObject:
+    """An object a test offered: its named methods are callbacks, and it has nothing else."""
+
+    __slots__ = ("_methods",)
+
+    def __init__(self, methods):
+        self._methods = {name: Callback(ident) for name, ident in methods.items()}
+
     def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return _ask_grader({"op": "getattr", "target": self._ident, "name": name})
+        if name.startswith("_") or name not in self._methods:
+            raise AttributeError(f"the test's object offers only {', '.join(sorted(self._methods))}")
+        return self._methods[name]
 
     def __repr__(self):
-        return f"<object of the grader #{self._ident}>"
+        return f"<object of the test with {', '.join(sorted(self._methods))}>"
 
 
 def _ask_grader(request):
@@ -70,20 +84,24 @@ def _ask_grader(request):
 
 
 def _opaque(value):
-    if isinstance(value, Callback):                 # the grader's own object, going back
-        return "callback", value._ident
+    if type(value) is Callback:                     # the grader's own function, going back
+        return {"t": "callback", "id": value._ident}
+    if type(value) is CallbackObject:
+        return {"t": "callbacks", "methods": {name: c._ident for name, c in value._methods.items()}}
     if id(value) not in _ids:
         _ids[id(value)] = len(_objects) + 1
         _objects[len(_objects) + 1] = value
-    return "handle", _ids[id(value)]
+    return {"t": "handle", "id": _ids[id(value)]}
 
 
-def _resolve(kind, ident):
-    if kind == "callback":
-        return Callback(ident)
-    if ident not in _objects:
-        raise wire.WireError(f"no object #{ident} in the kernel")
-    return _objects[ident]
+def _resolve(data):
+    if data["t"] == "callback":
+        return Callback(data["id"])
+    if data["t"] == "callbacks":
+        return CallbackObject(data["methods"])
+    if data["id"] not in _objects:
+        raise wire.WireError(f"no object #{data['id']} in the kernel")
+    return _objects[data["id"]]
 
 
 def _encode(value):
@@ -125,7 +143,7 @@ def handle(request):
         found = {name: _encode(sys.modules["__main__"].__dict__[name]) for name in request["names"]
                  if name in sys.modules["__main__"].__dict__}
         return {"ok": True, "found": found}
-    target = _resolve("handle", request["target"])
+    target = _resolve({"t": "handle", "id": request["target"]})
     if op == "getattr":
         return {"ok": True, "value": _encode(getattr(target, request["name"]))}
     errstate = {k: v for k, v in request.get("errstate", {}).items() if k in ("over", "under", "divide", "invalid")}

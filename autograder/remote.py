@@ -8,6 +8,14 @@ is either a plain value (arrays, numbers, strings, tuples, lists, dicts) or stay
 handle (another StudentObject). The reference, the expected values and the verdict never leave
 this process.
 
+Calls go one way. What a test sends to the kernel is plain values, handles of the kernel's own
+objects, and the functions the test offers explicitly (`testing.callback(fn)`,
+`testing.callback_object(init=..., step=...)`); any other object of the grader is refused before it
+is sent. The student's code may call an offered function with plain values (or the test's own
+callbacks, handed back) and gets a plain value back; anything else fails the test with a message
+(`CallbackFault`). No attribute, method or return value of any other object of the grader is
+reachable from the kernel.
+
 One test cell is one session: an execute_request of `serve()`, during which requests and replies
 go through the kernel's stdin channel (input_reply carries a request, the next input_request the
 reply). A test's own functions and objects passed to the student's code are called back the same
@@ -23,7 +31,7 @@ import numpy as np
 import zmq
 from jupyter_client.blocking import BlockingKernelClient
 
-from . import wire
+from . import testing, wire
 
 MAX_MESSAGE_BYTES = 64 * 2 ** 20        # a larger reply from the kernel is dropped (the call then times out)
 INTERRUPT_GRACE = 5.0                   # seconds a kernel has to answer an interrupt
@@ -42,6 +50,14 @@ class StudentError(Exception):
 
 class CallTimeout(Exception):
     """The student's code ran past the cell's time limit and was interrupted."""
+
+
+class NotOffered(TypeError):
+    """A test tried to send the student's code an object of the grader that it did not offer as a callback."""
+
+
+class CallbackFault(AssertionError):
+    """A function the test offered was called with, or returned, something that is not a plain value."""
 
 
 class KernelGone(Exception):
@@ -110,7 +126,7 @@ class Remote:
 
     # --- a session per test cell --------------------------------------------------------------------
     def open(self):
-        self.notes, self._callbacks = [], {}
+        self.notes, self._callbacks, self._fault = [], {}, None
         self._session = self.channel.execute(f"{SERVER}.serve()", silent=True, store_history=False,
                                              allow_stdin=True)
         self._check(self._next_reply(), "the notebook")
@@ -164,24 +180,45 @@ class Remote:
         return self._decode(self._request({"op": "getattr", "target": ident, "name": name}, label)["value"], label)
 
     # --- encoding -----------------------------------------------------------------------------------
+    def _offer(self, value):
+        """The wire form of what a test may send besides plain values: the kernel's own objects and callbacks."""
+        if type(value) is StudentObject and value._remote is self:
+            return {"t": "handle", "id": value._ident}
+        if type(value) is testing.Callback:
+            return {"t": "callback", "id": self._register(value)}
+        if type(value) is testing.CallbackObject:
+            return {"t": "callbacks", "methods": {name: self._register(c) for name, c in vars(value).items()}}
+        name = getattr(value, "__name__", type(value).__name__)
+        raise NotOffered(f"the test tried to pass {str(name)[:60]} to the student's code; a test hands over "
+                         "plain values, or its own functions wrapped in callback() / callback_object()")
+
+    def _register(self, callback):
+        for ident, known in self._callbacks.items():
+            if known is callback:
+                return ident
+        self._callbacks[len(self._callbacks) + 1] = callback
+        return len(self._callbacks)
+
     def _encode(self, value):
-        def opaque(obj):
-            if isinstance(obj, StudentObject) and obj._remote is self:
-                return "handle", obj._ident
-            for ident, known in self._callbacks.items():
-                if known is obj:
-                    return "callback", ident
-            self._callbacks[len(self._callbacks) + 1] = obj
-            return "callback", len(self._callbacks)
-        return wire.encode(value, opaque)
+        return wire.encode(value, self._offer)
 
     def _decode(self, data, label, named=False):
-        def resolve(kind, ident):
-            if kind == "handle":
-                return StudentObject(self, ident, label if named else f"an object returned by {label}")
-            if ident not in self._callbacks:
-                raise wire.WireError(f"{label} sent back an unknown object of the grader")
-            return self._callbacks[ident]
+        """A value from the kernel: plain values, and handles of the kernel's objects (never a grader object)."""
+        def resolve(item):
+            if item["t"] == "handle":
+                return StudentObject(self, item["id"], label if named else f"an object returned by {label}")
+            raise wire.WireError(f"{label} sent back a function of the test; only plain values come back")
+        return wire.decode(data, resolve)
+
+    def _callback_arguments(self, data):
+        """A callback's arguments: plain values, or the test's own callbacks handed back (nothing of the kernel's)."""
+        def resolve(item):
+            if item["t"] == "callback" and item["id"] in self._callbacks:
+                return self._callbacks[item["id"]]
+            if item["t"] == "callbacks" and all(i in self._callbacks for i in item["methods"].values()):
+                return testing.CallbackObject({n: self._callbacks[i].function for n, i in item["methods"].items()})
+            raise wire.WireError("the student's code passed an object of its own (not a plain value) to a "
+                                 "function of the test")
         return wire.decode(data, resolve)
 
     def _note(self, label, answer):
@@ -200,11 +237,15 @@ class Remote:
         started = time.perf_counter()
         try:
             self.channel.input(json.dumps(payload))
-            return self._check(self._next_reply(), label)
+            reply = self._next_reply()
         finally:
             self._busy = False
             self.requests += 1
             self.seconds += time.perf_counter() - started
+        if self._fault:                         # a refused callback decides the test, whatever the kernel answered
+            fault, self._fault = self._fault, None
+            raise CallbackFault(f"{label}: {fault}")
+        return self._check(reply, label)
 
     def _check(self, answer, label):
         if not answer.get("ok"):
@@ -240,19 +281,31 @@ class Remote:
             return prompt
 
     def _callback(self, request):
-        """Run a test's function or read its public attribute for the student's code; always answers."""
+        """Call a function the test offered, for the student's code; always answers, with a plain value or an error.
+
+        A call the grader refuses (not a call, an unknown function, arguments or a result that are not
+        plain) also fails the test, with the reason (CallbackFault after the request)."""
         try:
+            if request.get("op") != "call" or request.get("target") not in self._callbacks:
+                raise wire.WireError("the student's code asked for something other than a call of a function "
+                                     "the test offered")
             target = self._callbacks[request["target"]]
-            if request["op"] == "getattr":
-                if str(request["name"]).startswith("_"):
-                    raise AttributeError("private attributes of the grader's objects are not available")
-                value = getattr(target, str(request["name"]))
-            else:
-                value = target(*self._decode(request["args"], "a callback"), **self._decode(request["kwargs"], "a callback"))
-            return {"ok": True, "value": self._encode(value)}
-        except Exception as exc:
+            args, kwargs = self._callback_arguments(request.get("args")), self._callback_arguments(request.get("kwargs"))
+            if type(args) is not list or type(kwargs) is not dict:
+                raise wire.WireError("malformed arguments of a callback")
+        except wire.WireError as exc:
+            self._fault = self._fault or str(exc)
+            return {"ok": False, "error": {"type": "TypeError", "message": str(exc)[:500]}}
+        try:
+            value = target(*args, **kwargs)
+        except Exception as exc:                          # the test's function rejected the call: the student sees why
             name = type(exc).__name__ if type(exc).__name__ in BUILTIN_ERRORS else "RuntimeError"
             return {"ok": False, "error": {"type": name, "message": str(exc)[:500]}}
+        try:
+            return {"ok": True, "value": wire.encode(value, wire.refuse)}
+        except wire.WireError as exc:
+            self._fault = self._fault or f"a function of the test returned a value that cannot be sent: {exc}"
+            return {"ok": False, "error": {"type": "TypeError", "message": "the test's function failed"}}
 
 
 def _parse_prompt(text):

@@ -11,11 +11,14 @@ student's kernel (autograder.kernel_server). A value on the wire is JSON whose o
     {"t": "generator", "state": {...}}                    a numpy Generator (PCG64), by its state
     {"t": "float", "repr": "nan" | "inf" | "-inf"}
     {"t": "handle", "id": n}                              an object that stays in the kernel
-    {"t": "callback", "id": n}                            an object that stays in the grader
+    {"t": "callback", "id": n}                            a function a test offered (it stays in the grader)
+    {"t": "callbacks", "methods": {name: id, ...}}        an object of named callbacks a test offered
 
-Anything else is turned into a handle by the side that owns it (`opaque(value) -> id`), so a
-function's `cache` stays in the kernel and a test's lambda stays in the grader. Decoding is strict:
-an unknown shape, an object array, a non-string key or too deep a nesting is a WireError.
+Everything else is the business of the side that owns it: `encode` asks `opaque(value)` for the
+wire form of a value that is not plain, and `opaque` either names it (a kernel object becomes a
+handle; a test's explicit `callback(...)` becomes a callback) or raises WireError. Decoding is
+strict: an unknown shape, an object array, a non-string key, too deep a nesting, too many items or
+too many bytes is a WireError. `Budget` bounds one value in both directions.
 """
 import base64
 import io
@@ -24,63 +27,94 @@ import math
 import numpy as np
 
 MAX_DEPTH = 32
-ARRAY_KINDS = "biufcU"        # bool, integers, floats, complex, str: never object or raw bytes
+MAX_ITEMS = 200_000            # numbers, strings, arrays and containers in one value
+MAX_BYTES = 256 * 2 ** 20      # array and string bytes in one value
+ARRAY_KINDS = "biufcU"         # bool, integers, floats, complex, str: never object or raw bytes
 
 
 class WireError(ValueError):
     """A value that may not cross the boundary (or a malformed message)."""
 
 
-def encode(value, opaque, depth=0):
-    """Plain JSON for `value`; values that are not plain become {"t": kind, "id": opaque(value)}.
+class Budget:
+    """What one value may still hold: items and bytes (the depth is checked on the way down)."""
 
-    opaque(value) -> (kind, id), kind being "handle" or "callback" depending on the side.
-    """
+    def __init__(self, items=MAX_ITEMS, nbytes=MAX_BYTES):
+        self.items, self.bytes = items, nbytes
+
+    def take(self, nbytes=0):
+        self.items -= 1
+        self.bytes -= nbytes
+        if self.items < 0:
+            raise WireError(f"the value holds more than {MAX_ITEMS} items")
+        if self.bytes < 0:
+            raise WireError(f"the value holds more than {MAX_BYTES // 2 ** 20} MB")
+
+
+def encode(value, opaque, depth=0, budget=None):
+    """Plain JSON for `value`; a value that is not plain becomes opaque(value) (which may raise WireError)."""
+    budget = budget or Budget()
     if depth > MAX_DEPTH:
         raise WireError("the value is nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        budget.take()
+        return value
+    if type(value) is str:
+        budget.take(len(value))
         return value
     if type(value) is int:
+        budget.take()
         return value
     if type(value) is float:
+        budget.take()
         return value if math.isfinite(value) else {"t": "float", "repr": repr(value)}
     if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
+        budget.take(value.nbytes)
         return {"t": "array", "npy": _npy(value)}
     if isinstance(value, np.generic) and np.asarray(value).dtype.kind in ARRAY_KINDS:
+        budget.take(value.nbytes)
         return {"t": "scalar", "npy": _npy(np.asarray(value))}
     if type(value) in (tuple, list):
-        return {"t": type(value).__name__, "items": [encode(v, opaque, depth + 1) for v in value]}
+        budget.take()
+        return {"t": type(value).__name__, "items": [encode(v, opaque, depth + 1, budget) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
-        return {"t": "dict", "items": [[k, encode(v, opaque, depth + 1)] for k, v in value.items()]}
+        budget.take()
+        return {"t": "dict", "items": [[k, encode(v, opaque, depth + 1, budget)] for k, v in value.items()]}
     if type(value) is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
+        budget.take()
         return {"t": "generator", "state": value.bit_generator.state}
-    kind, ident = opaque(value)
-    return {"t": kind, "id": ident}
+    budget.take()
+    return opaque(value)                                  # may raise: then nothing of the value is sent
 
 
-def decode(data, resolve, depth=0):
-    """The value for wire data; resolve(kind, id) gives the object behind a handle or callback."""
+def decode(data, resolve, depth=0, budget=None):
+    """The value for wire data; resolve(data) gives the object behind a handle, callback or callbacks
+    (and raises WireError for what the receiving side does not accept)."""
+    budget = budget or Budget()
     if depth > MAX_DEPTH:
         raise WireError("the value is nested too deeply")
-    if data is None or isinstance(data, (bool, str, int)):
+    if data is None or isinstance(data, (bool, int, float)):
+        budget.take()
         return data
-    if type(data) is float:
+    if type(data) is str:
+        budget.take(len(data))
         return data
     if type(data) is not dict:
         raise WireError(f"unexpected {type(data).__name__} on the wire")
+    budget.take()
     kind = data.get("t")
     if kind == "array":
-        return _array(data.get("npy"))
+        return _array(data.get("npy"), budget)
     if kind == "scalar":
-        return _array(data.get("npy"))[()]
+        return _array(data.get("npy"), budget)[()]
     if kind in ("tuple", "list"):
-        items = [decode(v, resolve, depth + 1) for v in _list(data.get("items"))]
+        items = [decode(v, resolve, depth + 1, budget) for v in _list(data.get("items"))]
         return tuple(items) if kind == "tuple" else items
     if kind == "dict":
         pairs = _list(data.get("items"))
         if not all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in pairs):
             raise WireError("a dict on the wire must be a list of [string key, value] pairs")
-        return {k: decode(v, resolve, depth + 1) for k, v in pairs}
+        return {k: decode(v, resolve, depth + 1, budget) for k, v in pairs}
     if kind == "float":
         if data.get("repr") not in ("nan", "inf", "-inf"):
             raise WireError("unknown special float")
@@ -93,8 +127,18 @@ def decode(data, resolve, depth=0):
             raise WireError(f"not a PCG64 state: {exc}") from None
         return generator
     if kind in ("handle", "callback") and type(data.get("id")) is int:
-        return resolve(kind, data["id"])
-    raise WireError(f"unknown value kind {kind!r} on the wire")
+        return resolve(data)
+    if kind == "callbacks" and type(data.get("methods")) is dict and all(
+            type(k) is str and k.isidentifier() and not k.startswith("_") and type(v) is int
+            for k, v in data["methods"].items()):
+        return resolve(data)
+    raise WireError(f"unknown value kind {str(kind)[:40]!r} on the wire")
+
+
+def refuse(value):
+    """An `opaque` for values that must be plain: every value that is not is refused."""
+    raise WireError(f"a {type(value).__name__} is not a plain value (numbers, strings, arrays, "
+                    "tuples, lists and dicts of them)")
 
 
 def _npy(array):
@@ -103,9 +147,10 @@ def _npy(array):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _array(text):
+def _array(text, budget):
     if type(text) is not str:
         raise WireError("an array on the wire must be base64 .npy text")
+    budget.take(len(text) * 3 // 4)
     try:
         array = np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
