@@ -28,18 +28,26 @@ def _settings(args):
                     allow_unsandboxed=args.allow_unsandboxed, assignment=args.assignment or "",
                     lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet,
                     feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None,
-                    scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id)
+                    scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id,
+                    worker_user=args.worker_user)
 
 
 def cmd_grade(args):
-    from .grade import GradingError, grade
+    from .grade import GradingError, Interrupted, grade
     from .report import print_summary
+    settings = _settings(args).resolved()
     try:
-        summary = grade(args.submissions, _settings(args))
+        summary = grade(args.submissions, settings)
+    except Interrupted as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted before grading started: nothing was recorded; run the same command again", file=sys.stderr)
+        return 130
     except GradingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_summary(summary, Path(args.out))
+    print_summary(summary, settings.out, settings.feedback_dir)
     return 0
 
 
@@ -63,6 +71,7 @@ def _grading_options(p):
     from .collect import DEFAULT_LMS_REGEXP
     from .sandbox import Limits
     from .course import COURSE_ID
+    from .workers import DEFAULT_WORKER_USER
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="grade on a running Dask cluster: its scheduler's address, tcp://HOST:PORT")
@@ -79,6 +88,8 @@ def _grading_options(p):
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of a kernel")
     p.add_argument("--cpu-seconds", type=int, default=Limits.cpu_seconds, help="CPU time limit of a kernel")
     p.add_argument("--max-processes", type=int, default=Limits.max_processes, help="process limit of a kernel")
+    p.add_argument("--worker-user", default=DEFAULT_WORKER_USER,
+                   help=f"as root: the account grading workers run as (default {DEFAULT_WORKER_USER}; created if missing)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -11,8 +11,11 @@ Accepted input:
 Nothing in the input is trusted. Archives are unpacked by autograder.unpack (sizes, depth and file
 count limited; `../` members, links and fake archives refused per archive); symlinks in a folder
 are refused; any file name (not UTF-8, very long, control characters) is kept only as text.
-Student ids become safe folder names: an id that is not already one gets a short hash of the
-original, so two ids never merge (`bob smith` and `bob_smith` stay two students). In an LMS
+Student ids become safe folder names: an id that is not already one becomes `readable~hash`, the
+hash taken of the original bytes, in a form (with `~`) that no safe id can take: two inputs never
+merge into one student (`bob smith`, `bob_smith~…` and `bob_smith` stay three students, and so do
+names that differ only in bytes that are not UTF-8). Two files that would land on one notebook of
+one student are both kept (the second as `name~2.ipynb`) and both reported. In an LMS
 download, the pattern is matched from the start of the name and a student id may not contain
 the separator `_`, so a file name cannot claim another student's id; two files for one student and
 notebook are both reported, and the latest attempt is graded. Every file that cannot be placed
@@ -47,21 +50,33 @@ def text(name):
 
 
 def student_id(raw):
-    """A safe folder name for a student id; ids that are not already safe get a hash of the original."""
-    raw = text(raw)
-    if SAFE_ID.fullmatch(raw):
-        return raw
-    readable = re.sub(r"[^A-Za-z0-9.\-]+", "_", raw).strip("._-")[:40]     # never equal to a safe id: a hash follows
-    return f"{readable or 'student'}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+    """A safe folder name for a student id: a safe id as it is, any other as `readable~hash` of its bytes."""
+    if SAFE_ID.fullmatch(str(raw)):
+        return str(raw)
+    original = str(raw).encode("utf-8", "surrogateescape")
+    readable = re.sub(r"[^A-Za-z0-9.\-]+", "_", text(raw)).strip("._-")[:40]
+    return f"{readable or 'student'}~{hashlib.sha256(original).hexdigest()[:12]}"
 
 
-def collect(source, staging, assignment=None, lms_regexp=DEFAULT_LMS_REGEXP):
+def _stage(path, target_folder, name):
+    """Copy `path` to target_folder/name, or to name~2, name~3, ... if that is taken; returns the new path."""
+    target_folder.mkdir(parents=True, exist_ok=True)
+    target, k = target_folder / name, 1
+    while target.exists():
+        k += 1
+        target = target_folder / f"{Path(name).stem}~{k}{Path(name).suffix}"
+    shutil.copyfile(path, target)
+    return target
+
+
+def collect(source, staging, assignments=None, assignment=None, lms_regexp=DEFAULT_LMS_REGEXP):
     """Copy the submissions in `source` into staging/<student>/<assignment>/.
 
-    Returns ({(student, assignment): [notebook paths]}, [(student, assignment, Problem)]).
+    assignments: the course's assignment ids (default: the repository's). Returns
+    ({(student, assignment): [notebook paths]}, [(student, assignment, Problem)]).
     """
     source, staging = Path(source), Path(staging)
-    assignments = set(course.assignment_ids())
+    assignments = set(assignments or course.assignment_ids())
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -131,11 +146,14 @@ def _from_layout(entries, depth, staging, assignments):
         target = staging / student / assignment_name
         target.mkdir(parents=True, exist_ok=True)
         if name in EXCHANGE_FILES:
-            shutil.copyfile(path, target / name)
+            if (target / name).exists():
+                problems.append((student, assignment_name, Problem("duplicate-submission", f"two copies of {name}; "
+                                                                   "the first is kept")))
+            else:
+                shutil.copyfile(path, target / name)
         elif name.endswith(".ipynb"):
-            safe = name if SAFE_NOTEBOOK.fullmatch(name) else f"renamed-{len(found.get((student, assignment_name), []))}.ipynb"
-            shutil.copyfile(path, target / safe)
-            found.setdefault((student, assignment_name), []).append(target / safe)
+            safe = name if SAFE_NOTEBOOK.fullmatch(name) and "~" not in name else "renamed.ipynb"
+            found.setdefault((student, assignment_name), []).append(_stage(path, target, safe))
     problems += _renamed_students(raw_ids)
     for key in found:
         found[key].sort()
@@ -177,7 +195,7 @@ def _from_lms(entries, staging, assignments, assignment, lms_regexp):
             problems.append((raw, "", Problem("unknown-assignment",
                                               f"{relative[:200]}: cannot tell the assignment from {file_id[:100]}; use --assignment")))
             continue
-        name = Path(file_id).name if SAFE_NOTEBOOK.fullmatch(Path(file_id).name) else "renamed.ipynb"
+        name = Path(file_id).name if SAFE_NOTEBOOK.fullmatch(Path(file_id).name) and "~" not in file_id else "renamed.ipynb"
         stamp = match.groupdict().get("timestamp") or ""
         candidates.setdefault((raw, target_assignment, name), []).append((stamp, relative, path))
     found = {}
@@ -187,13 +205,26 @@ def _from_lms(entries, staging, assignments, assignment, lms_regexp):
             problems.append((student, target_assignment, Problem(
                 "duplicate-submission", f"{len(files)} files for {name}: " + ", ".join(f[1][:120] for f in files) +
                 f"; the latest ({files[-1][1][:120]}) is graded", Path(name).stem)))
-        target = staging / student / target_assignment
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(files[-1][2], target / name)
-        found.setdefault((student, target_assignment), []).append(target / name)
+        found.setdefault((student, target_assignment), []).append(_stage(files[-1][2], staging / student / target_assignment, name))
     return found, problems
 
 
 def _assignment_of(file_id, assignments):
     stem = Path(file_id).stem
     return stem if stem in assignments else None
+
+
+def manifest(found, problems, staging):
+    """What intake hands the grading process, as JSON: every submission's staged files, and the problems.
+
+    {"submissions": [{"student", "assignment", "files": [name], "timestamp": text or "", "exchange": [name]}],
+     "problems": [report rows]}; file names are relative to staging/<student>/<assignment>/.
+    """
+    submissions = []
+    for (student, assignment), paths in sorted(found.items()):
+        folder = Path(staging) / student / assignment
+        stamp = folder / "timestamp.txt"
+        submissions.append({"student": student, "assignment": assignment, "files": sorted(p.name for p in paths),
+                            "timestamp": stamp.read_text(errors="replace")[:200] if stamp.is_file() else "",
+                            "exchange": [n for n in EXCHANGE_FILES if (folder / n).is_file()]})
+    return {"submissions": submissions, "problems": [p.as_dict(s, a) for s, a, p in problems]}

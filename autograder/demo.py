@@ -27,7 +27,7 @@ def demo(out, jobs):
     print(f"3/3  Grading {sum(1 for _ in samples.glob('*/*'))} sample submissions from {samples} with {jobs} job(s)")
     settings = grade.Settings(out=out, jobs=jobs, timeout=15, allow_unsandboxed=True)
     summary = grade.grade(samples, settings)
-    report.print_summary(summary, out)
+    report.print_summary(summary, out.resolve())
     print(f"\ngraded in {summary['seconds']} s, sandbox: {summary['sandbox']}")
     return 0
 

@@ -9,11 +9,9 @@
   nbgrader's SaveAutoGrades gives full points exactly when the grader saw the test pass;
 - when the kernel dies (crash, exit, memory limit) or ignores an interrupt, the cells that ran keep
   their verdicts and every later code cell gets a NotRun error: nothing is lost, nothing is re-run.
-Everything the grader observes (timeouts, a dead kernel, truncated output, each verdict) is kept in
-written to `observations_path` (JSON lines) for the worker.
+Everything the grader observes (timeouts, a dead kernel, truncated output, each verdict) is written
+to `observations_path` as `records.Observation`s (JSON lines) for the worker.
 """
-import json
-import os
 import time
 
 from jupyter_client.manager import AsyncKernelManager
@@ -21,9 +19,11 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Integer, Unicode
+from jupyter_client.kernelspec import KernelSpecManager
+from traitlets import Dict, Integer, List, Unicode
 
 from . import judge, remote, restore
+from .records import Observation
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
@@ -51,12 +51,18 @@ class JudgedExecute(Execute):
     preludes = Dict(help="{notebook id: [source]} run in the trusted namespace before the tests").tag(config=True)
     max_output_bytes = Integer(2_000_000, help="Bytes of output kept per cell; the rest is dropped.").tag(config=True)
     max_notebook_output_bytes = Integer(8_000_000, help="Bytes of output kept per notebook.").tag(config=True)
-    sealed_folder = Unicode("", help="A folder made read-only once the kernel has started (its sockets).").tag(config=True)
     observations_path = Unicode("", help="Where to write what the grader observed (JSON lines).").tag(config=True)
+    kernel_dirs = List(Unicode(), help="Folders of kernelspecs (the sandbox's) to look in instead of Jupyter's").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", AsyncKernelManager)
         super().__init__(*args, **kwargs)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self.kernel_dirs:                          # the job's own kernelspec, and no other
+            km.kernel_spec_manager = KernelSpecManager(kernel_dirs=list(self.kernel_dirs), ensure_native_kernel=False)
+        return km
 
     # --- one notebook ---------------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
@@ -74,19 +80,20 @@ class JudgedExecute(Execute):
                 self._remote.channel.context.term()
             self._write_observations()
 
-    def note(self, kind, detail, grade_id=""):
-        self._observations.append({"notebook": self._notebook, "kind": kind, "detail": detail, "cell": grade_id})
+    def note(self, kind, detail, grade_id="", verdict=None):
+        self._observations.append(Observation(self._notebook, kind, grade_id, detail, verdict))
 
     def _write_observations(self):
         if self.observations_path:
             with open(self.observations_path, "a") as f:
                 for item in self._observations:
-                    f.write(json.dumps(item) + "\n")
+                    f.write(item.to_json() + "\n")
 
     def start_new_kernel_client(self):
         kc = super().start_new_kernel_client()
-        if self.sealed_folder:                       # the kernel's sockets exist now: no more files in there
-            os.chmod(self.sealed_folder, 0o755)
+        seal = getattr(self.km.provisioner, "seal", None)
+        if seal is not None:                         # the kernel's sockets exist now: no more files in there
+            seal()
         return kc
 
     # --- one cell ---------------------------------------------------------------------------------------
@@ -112,8 +119,8 @@ class JudgedExecute(Execute):
         kernel = self._kernel()
         kernel.deadline = time.monotonic() + self.timeout
         verdict = judge.judge(grade_id, source, self._namespace, kernel)
-        self.note("verdict", json.dumps({"passed": verdict.passed, "message": verdict.message,
-                                         "seconds": round(verdict.seconds, 4), "requests": kernel.requests}), grade_id)
+        self.note("verdict", "", grade_id, {"passed": verdict.passed, "message": verdict.message,
+                                            "seconds": round(verdict.seconds, 4), "requests": kernel.requests})
         if verdict.timed_out:
             self.note("timeout", f"{grade_id}: the student's code ran past {self.timeout} s", grade_id)
         if verdict.kernel_died:

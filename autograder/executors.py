@@ -1,14 +1,18 @@
-"""Where grading jobs run: child processes on this machine, or the workers of a Dask cluster.
+"""Where grading jobs run: workers on this machine, or on the machines of a Dask cluster.
 
-    LocalExecutor(jobs=N)     N jobs at a time, each in a child process of this machine (the default)
+    LocalExecutor(jobs=N)     N jobs at a time, each in a worker of this machine's server (the default)
     DaskExecutor(client)      each job on a worker of a Dask cluster (`grade --scheduler` / `--cluster`)
 
 Both take `records.Job`s and yield `(job, records.Result)` pairs as jobs finish; only the grading
-process records them. Either way a job runs in `run_in_child`: a child process forked from a server
-that has imported the grader once, in its own process group, stopped when it overruns its
-wall-clock ceiling. Whatever goes wrong becomes a `grader-error` result with 0 points for review,
-never a lost submission. A Dask task is self-contained: it carries its Job as JSON, and the course
-files (`records.CourseFiles`) reach every worker once, so workers need no shared file system.
+process records them. Either way a job runs through `run_job`: in a worker forked by a server
+(autograder/workers.py) that has imported the grader once, in a job folder of its own, without
+privileges, stopped when it overruns its wall-clock ceiling. Whatever goes wrong becomes a
+`grader-error` result with 0 points for review, never a lost submission. A Dask task is
+self-contained: it carries its Job as JSON, and the course files (`records.CourseFiles`) reach
+every worker once, so workers need no shared file system.
+
+`open_run` checks, before anything is written, where jobs will run, and starts this machine's
+server (intake always runs here: the input is here).
 """
 import asyncio
 import functools
@@ -16,75 +20,200 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import sandbox
-from .records import Job, Result
+from . import course, sandbox, workers
+from .records import Job, Problem, Result, read_limited, write_atomic
 
-PRELOAD = ["autograder.worker", "matplotlib.pyplot", "rnncore"]   # what every grading child imports
-
-
-def worker_processes():
-    """Child processes forked from a server that has imported nbgrader once (importing it takes seconds)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    return context
+INTAKE_TIMEOUT = 1800                    # seconds to unpack and sort the whole input
 
 
-def run_in_child(job, course_dir, workdir, sandbox_info, processes):
-    """Grade one job in a child process (worker.run_job); returns its Result, a grader-error one if it failed."""
-    from . import worker
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "job.json").write_text(job.to_json())
-    proc = processes.Process(target=worker.run_job, args=(str(workdir), str(course_dir), json.dumps(sandbox_info)))
-    proc.start()
-    proc.join(job.wall_timeout)
-    if proc.is_alive():                                       # stop the worker and its kernel together
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.join()
-    if (workdir / "result.json").exists():
-        return Result.from_json((workdir / "result.json").read_text())
-    log = workdir / "worker.log"
-    tail = log.read_text()[-1500:] if log.exists() else ""
-    reason = (f"grading did not finish within {job.wall_timeout} s" if proc.exitcode == -signal.SIGKILL
-              else f"the grading process exited with code {proc.exitcode}")
-    return Result.failed(job, f"{reason}; recorded as 0 for review. {tail}")
+def kernel_params(job, workdir, sandbox_info):
+    """What the job's supervisor needs to start the job's kernels (None: an unconfined kernel)."""
+    if not sandbox_info["enabled"]:
+        return None
+    work = Path(workdir) / "course" / "autograded" / job.student / job.assignment
+    return {"work": str(work), "limits": job.limits, "hide": job.hide}
+
+
+def run_job(server, job, course_dir, sandbox_info):
+    """Grade one job in a worker of `server`; returns its Result (a grader-error one if anything failed)."""
+    label = f"{job.student}--{job.assignment}"[:100]
+    workdir = server.new_workdir(label)
+    write_atomic(workdir / "input.json", json.dumps({"course_dir": str(course_dir), "job": json.loads(job.to_json())}))
+    done = server.run("grade", workdir, kernel_params(job, workdir, sandbox_info), timeout=job.wall_timeout)
+    try:
+        result = Result.from_json(read_limited(workdir / "result.json"))
+        if (result.student, result.assignment, result.key) != (job.student, job.assignment, job.key):
+            raise ValueError("the result is not this job's")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        reason = (f"grading did not finish within {job.wall_timeout} s" if done.get("timed_out") else
+                  f"the worker ended with status {done.get('status')} and no readable result ({type(exc).__name__})")
+        log = workdir / "worker.log"
+        tail = read_limited(log, 2 ** 20)[-1500:] if log.is_file() else ""
+        return Result.failed(job, f"{reason}; recorded as 0 for review (worker folder kept: {workdir}). {tail}")
+    if done.get("kernel_peak_mb") is not None:
+        result.timing["kernel_peak_mb"] = float(done["kernel_peak_mb"])
+    if result.grader_error and done.get("kernel_log"):
+        result.problems.append(Problem("grader-error", f"the kernel's last words: {str(done['kernel_log'])[-800:]}"))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 class LocalExecutor:
-    """`--jobs N`: N jobs at a time, each in a child process on this machine.
+    """`--jobs N`: N jobs at a time, each in a worker of this machine's server."""
 
-    Work folders are scratch/<student>--<assignment>; the one of a job that ended in a grader-error is
-    kept for review.
-    """
-
-    def __init__(self, jobs, course_files, scratch, probe):
-        self.jobs, self.scratch = max(1, jobs), Path(scratch)
-        self.course_dir = course_files.write(self.scratch / "course")
-        self.sandbox_info = probe.kernel_settings()
-        self.processes = worker_processes()
+    def __init__(self, jobs, server, course_dir, sandbox_info):
+        self.jobs, self.server, self.course_dir, self.sandbox_info = max(1, jobs), server, course_dir, sandbox_info
         self.dashboard = ""
+        self._pool = None
 
     def results(self, jobs):
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = {pool.submit(self._run, job): job for job in jobs}
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs)
+        futures = {self._pool.submit(run_job, self.server, job, self.course_dir, self.sandbox_info): job for job in jobs}
+        try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, job):
-        workdir = self.scratch / f"{job.student}--{job.assignment}"
-        shutil.rmtree(workdir, ignore_errors=True)
-        result = run_in_child(job, self.course_dir, workdir, self.sandbox_info, self.processes)
-        if not result.grader_error:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return result
+    def cancel(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self):
         pass
+
+
+class Run:
+    """What one grading run needs of the machine: the local server (intake, and local jobs) and the executor."""
+
+    def __init__(self, settings, probe, server, scratch, client=None, cluster=None, sandbox_label=""):
+        self.settings, self.probe, self.server, self.scratch = settings, probe, server, scratch
+        self.client, self.cluster = client, cluster
+        self.kind = "dask" if client is not None else "local"
+        self.sandbox_label = sandbox_label or ("bubblewrap" if probe.bwrap else "none")
+        self._executor = None
+
+    def intake(self, source, settings):
+        """Unpack and sort the input in a worker: (manifest, the staging folder it describes)."""
+        workdir = self.server.new_workdir("intake")
+        write_atomic(workdir / "input.json", json.dumps({
+            "source": str(Path(source).resolve()), "assignments": course.assignment_ids(),
+            "assignment": settings.assignment, "lms_regexp": settings.lms_regexp}))
+        done = self.server.run("intake", workdir, timeout=INTAKE_TIMEOUT)
+        try:
+            manifest = json.loads(read_limited(workdir / "manifest.json"))
+            if type(manifest) is not dict:
+                raise ValueError("not a manifest")
+        except (OSError, ValueError) as exc:
+            log = workdir / "worker.log"
+            tail = read_limited(log, 2 ** 20)[-600:].strip() if log.is_file() else ""
+            from .grade import GradingError
+            raise GradingError(f"the submissions in {source} could not be read (status {done.get('status')}, "
+                               f"{type(exc).__name__}): {tail}") from None
+        return manifest, workdir / "staging"
+
+    def executor(self, course_files):
+        if self.client is None:
+            course_dir = course_files.write(self.scratch / "course")
+            self._executor = LocalExecutor(self.settings.jobs, self.server, course_dir, self.probe.kernel_settings())
+        else:
+            self._executor = DaskExecutor(self.client, course_files, self.cluster)
+        return self._executor
+
+    def cancel(self):
+        """Ctrl-C: queued jobs are dropped, running workers and kernels stopped."""
+        if self._executor is not None:
+            self._executor.cancel()
+        self.server.close()
+
+    def close(self):
+        if self._executor is not None:
+            self._executor.close()
+        elif self.client is not None:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        self.server.close()
+
+
+def start_server(probe, scratch, readable, worker_user):
+    """This machine's server, in the strongest mode the probe allows (see autograder/workers.py)."""
+    mode = probe.mode if probe.bwrap else "none"
+    identity = workers.worker_identity(worker_user) if mode == "root" else None
+    sandbox.remove_stale_cgroups(probe.cgroups)
+    return workers.Server(Path(scratch) / "jobs", mode, identity, readable, probe.cgroups)
+
+
+def open_run(settings, source, check_sandbox):
+    """Check and connect to where the jobs will run, before anything is written; start this machine's server."""
+    from .grade import GradingError, SandboxUnavailable
+    scratch = settings.out / "work"
+    probe_dir = Path(tempfile.mkdtemp(prefix="rnncourse-probe-"))
+    try:
+        probe = check_sandbox(settings, probe_dir)
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    client = cluster = None
+    label = ""
+    if settings.scheduler or settings.cluster:
+        client, cluster, incomplete = _connect(settings)
+        label = "incomplete on some workers" if incomplete else "bubblewrap"
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        os.chmod(scratch, 0o700)                                    # the course files (hidden tests) are in there
+        shutil.rmtree(scratch / "jobs", ignore_errors=True)         # what a killed run left
+        (scratch / "course").mkdir(exist_ok=True)
+        server = start_server(probe, scratch, [scratch / "course", Path(source).resolve()], settings.worker_user)
+    except workers.WorkerUnavailable as exc:
+        if client is not None:
+            client.close()
+        raise SandboxUnavailable(f"REFUSING TO GRADE: {exc}") from None
+    except OSError as exc:
+        if client is not None:
+            client.close()
+        raise GradingError(f"cannot prepare {scratch} ({exc.strerror}): choose another --out") from None
+    return Run(settings, probe, server, scratch, client, cluster, label)
+
+
+def _connect(settings):
+    from .grade import GradingError, SandboxUnavailable
+    try:
+        from distributed import Client
+    except ImportError:
+        raise GradingError("grading on a Dask cluster needs dask.distributed: pip install 'rnncore[cluster]'") from None
+    cluster = None
+    if settings.cluster:
+        cluster = local_cluster(int(settings.cluster.split(":")[1]))
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(settings.scheduler, timeout=10)
+        except OSError as exc:
+            raise GradingError(f"cannot reach the Dask scheduler at {settings.scheduler} ({exc}); start it "
+                               "(`dask scheduler`) or check the address and that this machine may connect") from None
+    lacking = {address: gaps for address, gaps in check_workers(client).items() if gaps}
+    fatal = {a: [g for g in gaps if "daemonic" in g or not settings.allow_unsandboxed] for a, gaps in lacking.items()}
+    if not client.scheduler_info()["workers"] or any(fatal.values()):
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        if not lacking:
+            raise GradingError(f"the Dask cluster at {settings.scheduler} has no workers: start some (`dask worker "
+                               f"{settings.scheduler}`)")
+        lines = "\n".join(f"  - {address}: {gap}" for address, gaps in sorted(fatal.items()) for gap in gaps)
+        raise SandboxUnavailable("REFUSING TO GRADE: these Dask workers cannot grade safely:\n" + lines +
+                                 "\nInstall what is missing on them (see autograder/README.md), or pass "
+                                 "--allow-unsandboxed to accept running student code without a sandbox.")
+    if lacking:
+        print("WARNING: grading WITHOUT full isolation (--allow-unsandboxed) on: " + ", ".join(sorted(lacking)),
+              file=sys.stderr)
+    client.run(warm_up_worker, settings.worker_user, wait=False)    # while this process collects the submissions
+    return client, cluster, bool(lacking)
 
 
 # --- Dask -----------------------------------------------------------------------------------------------
@@ -108,17 +237,20 @@ class DaskExecutor:
         info = client.scheduler_info()
         port = info.get("services", {}).get("dashboard")
         self.dashboard = client.dashboard_link if port else ""
+        self._futures = {}
 
     def results(self, jobs):
         from distributed import as_completed as dask_completed
-        futures = {}
         for job in jobs:
             key = ("grade", job.name, job.key[:16])              # one task group "grade": queued on the scheduler
-            futures[self.client.submit(grade_on_dask_worker, job.to_json(), self.course, key=key, retries=1,
-                                       pure=False)] = job
-        for future in dask_completed(futures):
-            job = futures.pop(future)
+            self._futures[self.client.submit(grade_on_dask_worker, job.to_json(), self.course, key=key, retries=1,
+                                             pure=False)] = job
+        for future in dask_completed(list(self._futures)):
+            job = self._futures.pop(future)
             yield job, task_result(job, future)
+
+    def cancel(self):
+        self.client.cancel(list(self._futures), force=True)
 
     def close(self):
         self.client.close()
@@ -144,48 +276,39 @@ def task_result(job, future):
 def grade_on_dask_worker(job_json, course_files):
     """The Dask task: grade one Job (JSON) on this worker; returns the Result as JSON."""
     job = Job.from_json(job_json)
-    scratch, processes, probe = _dask_worker_state()
+    scratch, server, probe = _dask_worker_state()
     course_dir = course_files.write(scratch / "course")
-    workdir = Path(tempfile.mkdtemp(dir=scratch, prefix="job-"))
-    try:
-        return run_in_child(job, course_dir, workdir, probe.kernel_settings(), processes).to_json()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_job(server, job, course_dir, probe.kernel_settings()).to_json()
 
 
 @functools.cache
-def _dask_worker_state():
-    """(scratch folder, grading processes, sandbox probe) of this Dask worker process, made on first use."""
-    from . import course
+def _dask_worker_state(worker_user=workers.DEFAULT_WORKER_USER):
+    """(scratch folder, server, sandbox probe) of this Dask worker process, made on first use."""
     course.use_venv_tools()                                          # this process's entry point is Dask's
     scratch = Path(tempfile.mkdtemp(prefix="rnncourse-grader-"))
-    return scratch, worker_processes(), sandbox.probe(scratch / "probe")
+    (scratch / "course").mkdir()
+    probe = sandbox.probe(scratch / "probe")
+    server = start_server(probe, scratch, [scratch / "course"], worker_user)
+    return scratch, server, probe
 
 
 def describe_worker():
     """What a Dask worker offers for grading (run on every worker by `check_workers`)."""
-    _, _, probe = _dask_worker_state()
+    probe = sandbox.probe(tempfile.mkdtemp(prefix="rnncourse-probe-"))
     return {"missing": list(probe.missing), "daemon": multiprocessing.current_process().daemon}
 
 
-async def warm_up_worker():
-    """Start this worker's server of grading processes now (it imports the grader once, for seconds),
-    while the grading process is still collecting the submissions. Async, so that `client.run` need
-    not wait for it; the work itself runs in a thread beside the worker's event loop."""
-    await asyncio.get_running_loop().run_in_executor(None, _start_grading_server)
-
-
-def _start_grading_server():
-    _, processes, _ = _dask_worker_state()
-    child = processes.Process(target=int)
-    child.start()
-    child.join()
+async def warm_up_worker(worker_user=workers.DEFAULT_WORKER_USER):
+    """Start this worker's server now (it imports the grader once, for seconds), while the grading process
+    is still collecting the submissions. Async, so that `client.run` need not wait for it; the work itself
+    runs in a thread beside the worker's event loop."""
+    await asyncio.get_running_loop().run_in_executor(None, _dask_worker_state, worker_user)
 
 
 def check_workers(client):
     """{worker address: [what it lacks]} for every worker of the cluster; an empty list means ready.
 
-    A daemonic worker process cannot start the child that grades a job (Dask's nanny starts workers
+    A daemonic worker process cannot start the processes that grade a job (Dask's nanny starts workers
     as daemons unless the configuration says otherwise); a worker without the full sandbox would run
     student code unconfined.
     """

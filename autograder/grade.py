@@ -2,9 +2,17 @@
 
 Steps: check the settings, the gradebook and where jobs will run, before anything is written;
 make sure the gradebook knows every assignment; bring the submissions into nbgrader's layout
-(collect); check each one before running it (precheck); grade the ones whose content changed
-since the last run (executors: child processes here, or a Dask cluster); record every result in
-the gradebook from this process only (gradebook); write grades.csv and report.json (report).
+(intake, in an unprivileged worker: it decodes the input); make a Job of every submission whose
+files changed since the last run; grade them (executors: workers here, or a Dask cluster), each
+job in a worker of its own that parses, restores, scans and grades its submission; record every
+Result in the gradebook from this process only (gradebook), with its feedback and its cache file;
+write grades.csv and report.json (report).
+
+Whatever one submission holds is that submission's problem: the worker turns any exception into a
+`grader-error` Result, and a Result that cannot be read is one too. Every file that a later run
+reads back is written atomically and checked before it is trusted. A fault of the machine (a
+full disk, a read-only or locked gradebook) stops the run with one `error:` line that says what
+was saved and how to resume; Ctrl-C stops the running jobs and records what finished.
 
 Output folder:
     grades.csv                       one row per student and assignment, a column per graded part
@@ -13,33 +21,43 @@ Output folder:
                                      feedback/ folder, from which `nbgrader release_feedback` publishes it)
     gradebook.db                     the nbgrader gradebook (unless --db-url points elsewhere)
     results/<student>/<assignment>.json   each submission's Result: the cache that makes re-runs incremental
+    cache/, work/                    the template gradebook; the workers' folders (kept for grader errors)
 """
+import base64
+import dataclasses
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import build, collect, course, executors, gradebook, precheck, report, restore, sandbox
-from .records import Job, Result
+from . import build, collect, course, executors, gradebook, precheck, report, sandbox
+from .records import Job, Problem, Result, read_limited, write_atomic
 
-GRADER_VERSION = "3"                     # bump when grading itself changes, to invalidate cached results
+GRADER_VERSION = "4"                     # bump when grading itself changes, to invalidate cached results
+STUDENT_FOLDER = re.compile(rf"{collect.SAFE_ID.pattern}|[A-Za-z0-9._\-]{{0,40}}~[0-9a-f]{{12}}")
+STAGED_FILE = re.compile(r"[\w .()\-~]{1,120}")
 
 
 class GradingError(RuntimeError):
-    """Grading cannot start; the message says what is wrong and how to fix it. Nothing was written."""
+    """Grading cannot start or go on; the message says what is wrong, what was saved and how to fix it."""
 
 
 class SandboxUnavailable(GradingError):
     """The machine cannot isolate submissions and the instructor did not accept that."""
 
 
-@dataclass
+class Interrupted(GradingError):
+    """The instructor pressed Ctrl-C; what finished is recorded."""
+
+
+@dataclass(frozen=True)
 class Settings:
     out: Path
     jobs: int = os.cpu_count() or 1
@@ -54,6 +72,16 @@ class Settings:
     scheduler: str = ""                  # a Dask scheduler's address (tcp://host:port): grade on its cluster
     cluster: str = ""                    # "local:N": a Dask LocalCluster of N workers on this machine
     course_id: str = course.COURSE_ID
+    worker_user: str = executors.workers.DEFAULT_WORKER_USER   # as root: the uid grading workers run as
+
+    def resolved(self):
+        """These settings with absolute output folders (what a run uses)."""
+        out = Path(self.out).resolve()
+        return dataclasses.replace(self, out=out, feedback_dir=Path(self.feedback_dir or out / "feedback").resolve())
+
+    @property
+    def gradebook_url(self):
+        return self.db_url or f"sqlite:///{self.out / 'gradebook.db'}"
 
 
 def _hash_files(paths):
@@ -68,33 +96,54 @@ def solutions_hash():
     return _hash_files(p for a in course.assignment_ids() for p in course.source_notebooks(a).values())
 
 
-def prepare_gradebooks(settings, db_url):
-    """A template SQLite gradebook with every assignment, and the course gradebook brought up to date."""
-    cache = settings.out / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    version = hashlib.sha256(f"{solutions_hash()}\n{settings.course_id}".encode()).hexdigest()[:16]
-    template = cache / f"template-{version}.db"
-    if not template.exists():
-        for old in cache.glob("template-*.db"):
-            old.unlink()
-        build.generate(cache / "release", f"sqlite:///{template}", course_id=settings.course_id)
-        shutil.rmtree(cache / "release", ignore_errors=True)
-    marker = cache / "gradebook-version"
-    if not marker.exists() or marker.read_text() != f"{db_url}\n{version}":
-        if db_url == f"sqlite:///{settings.out / 'gradebook.db'}" and not (settings.out / "gradebook.db").exists():
-            shutil.copyfile(template, settings.out / "gradebook.db")
-        else:
-            with gradebook.exclusive(db_url):               # another grader may be updating it right now
-                build.generate(cache / "release", db_url, course_id=settings.course_id)   # adds or updates in place
-            shutil.rmtree(cache / "release", ignore_errors=True)
-        marker.write_text(f"{db_url}\n{version}")
-    return template
+# --- before anything is written ---------------------------------------------------------------------------
+def check_settings(settings, source):
+    """Refuse, in one line each, settings that cannot work, and a gradebook that cannot be used
+    (before anything is written)."""
+    if not Path(source).exists():
+        raise GradingError(f"{source} does not exist: give a folder <student>/<assignment>/<notebook>.ipynb, "
+                           "its zip, or an LMS download")
+    if Path(source).is_file() and not collect.zipfile.is_zipfile(source):
+        raise GradingError(f"{source} is neither a folder nor a zip archive")
+    if settings.scheduler and settings.cluster:
+        raise GradingError("--scheduler and --cluster exclude each other: give the address of a running Dask "
+                           "scheduler, or local:N to start one here")
+    if settings.scheduler and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/]+(:\d+)?/?", settings.scheduler):
+        raise GradingError(f"--scheduler {settings.scheduler!r} is not a Dask scheduler address: "
+                           "write it as tcp://HOST:PORT (what `dask scheduler` prints)")
+    if settings.cluster and not re.fullmatch(r"local:[1-9]\d*", settings.cluster):
+        raise GradingError(f"--cluster {settings.cluster!r} is not understood: write local:N for a Dask "
+                           "LocalCluster of N worker processes on this machine")
+    try:
+        pattern = re.compile(settings.lms_regexp)
+    except re.error as exc:
+        raise GradingError(f"--lms-regexp is not a regular expression ({exc})") from None
+    if not {"student_id", "file_id"} <= set(pattern.groupindex):
+        raise GradingError("--lms-regexp needs the named groups (?P<student_id>...) and (?P<file_id>...)")
+    if settings.assignment and settings.assignment not in course.assignment_ids():
+        raise GradingError(f"--assignment {settings.assignment!r} is not an assignment of this course: "
+                           f"{', '.join(course.assignment_ids())}")
+    try:
+        gradebook.check_url(settings.db_url)
+        if settings.db_url or Path(settings.out / "gradebook.db").exists():
+            gradebook.check(settings.gradebook_url, settings.course_id)
+    except gradebook.GradebookError as exc:
+        raise GradingError(str(exc)) from None
 
 
-def check_sandbox(settings):
+def check_output(out):
+    """The output folder exists and can be written (one line that says so otherwise)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / ".write-test", "ok")
+        (out / ".write-test").unlink()
+    except OSError as exc:
+        raise GradingError(f"cannot write to {out} ({exc.strerror}): choose another --out or make it writable") from None
+
+
+def check_sandbox(settings, scratch):
     """Probe the sandbox; refuse (SandboxUnavailable) when it is incomplete and not explicitly accepted."""
-    with tempfile.TemporaryDirectory() as scratch:
-        probe = sandbox.probe(scratch)
+    probe = sandbox.probe(scratch)
     if probe.complete:
         return probe
     lines = "\n".join(f"  - {m}" for m in probe.missing)
@@ -106,11 +155,44 @@ def check_sandbox(settings):
     return probe
 
 
-def _hidden_paths(settings, source):
-    """Folders hidden from kernels even if they lie inside a visible one (the sandbox hides the samples itself)."""
-    hide = [course.SOLUTIONS, course.REPO / ".git", settings.out.resolve()]
-    if Path(source).is_dir():
-        hide.append(Path(source).resolve())
+# --- the gradebooks ------------------------------------------------------------------------------------------
+def prepare_gradebooks(settings):
+    """A template SQLite gradebook with every assignment (made once per version of the solutions, checked
+    before it is reused), and the course gradebook brought up to date. Returns the template's path."""
+    cache = settings.out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    version = hashlib.sha256(f"{solutions_hash()}\n{settings.course_id}".encode()).hexdigest()[:16]
+    template = cache / f"template-{version}.db"
+    if not gradebook.is_complete(template, course.assignment_ids()):
+        for old in cache.glob("template-*.db"):
+            old.unlink()
+        scratch = cache / f".template-{os.getpid()}.db"
+        scratch.unlink(missing_ok=True)
+        build.generate(cache / "release", f"sqlite:///{scratch}", course_id=settings.course_id)
+        shutil.rmtree(cache / "release", ignore_errors=True)
+        os.replace(scratch, template)
+    marker = cache / "gradebook-version"
+    db_url = settings.gradebook_url
+    current = marker.read_text() if marker.is_file() else ""
+    if current != f"{db_url}\n{version}" or not gradebook.is_complete_url(db_url, course.assignment_ids()):
+        default = settings.out / "gradebook.db"
+        if db_url == f"sqlite:///{default}" and not default.exists():
+            shutil.copyfile(template, default.with_name(".gradebook.db.new"))
+            os.replace(default.with_name(".gradebook.db.new"), default)
+            for result in _results(settings):                # a new gradebook beside results of earlier runs
+                gradebook.record(db_url, result, settings.course_id)
+        else:
+            with gradebook.exclusive(db_url):               # another grader may be updating it right now
+                build.generate(cache / "release", db_url, course_id=settings.course_id)   # adds or updates in place
+            shutil.rmtree(cache / "release", ignore_errors=True)
+        write_atomic(marker, f"{db_url}\n{version}")
+    return template
+
+
+# --- jobs ------------------------------------------------------------------------------------------------------
+def hidden_paths(settings, source):
+    """Folders hidden from kernels even if a visible folder held them."""
+    hide = [course.SOLUTIONS, course.REPO / ".git", settings.out, Path(source).resolve()]
     return [str(p) for p in dict.fromkeys(hide)]
 
 
@@ -122,31 +204,49 @@ def job_timeout(assignment, timeout):
     return 120 + cells * (timeout + 5)
 
 
-def plan(settings, source, hide):
-    """Collect and pre-check the submissions. Returns (jobs to run, results known now, problems without a submission)."""
-    found, stray = collect.collect(source, settings.out / "staging", settings.assignment or None, settings.lms_regexp)
-    orphan_problems = [p.as_dict(s, a) for s, a, p in stray]
-    jobs, ready, version = [], [], solutions_hash()
-    for (student, assignment), files in sorted(found.items()):
-        notebooks, problems = precheck.match_notebooks(assignment, files)
-        for nb_id, path in notebooks.items():
-            nb, _ = precheck.read_notebook(path)
-            release, _ = precheck.read_notebook(course.ASSIGNMENTS / assignment / f"{nb_id}.ipynb")
-            if release is not None:                         # what restoring from the release will change
-                problems += restore.restore(nb, release, nb_id)[1]
-            problems += precheck.scan_student_code(nb, nb_id, release)
-        key = hashlib.sha256(json.dumps([GRADER_VERSION, version, settings.timeout, asdict(settings.limits),
-                                         {k: _hash_files([v]) for k, v in notebooks.items()}]).encode()).hexdigest()
-        cached = cached_result(settings, student, assignment)
-        if cached is not None and cached.key == key and not cached.grader_error:
-            continue                                          # unchanged since the last run: keep its grade
-        if not notebooks:
-            ready.append(Result(student, assignment, key, problems=problems))
+def jobs_from_manifest(settings, manifest, staging, hide):
+    """(jobs to run, {(student, assignment): staged folder}, orphan problem rows) for the submissions intake found.
+
+    The manifest comes from an unprivileged worker: every name in it is checked before it becomes a path."""
+    version, timeouts = solutions_hash(), {}
+    jobs, staged, orphans = [], {}, []
+    for row in manifest.get("problems", []):
+        problem = Problem(str(row.get("kind", "")), str(row.get("detail", "")), str(row.get("notebook", "")))
+        orphans.append(problem.as_dict(str(row.get("student", ""))[:80], str(row.get("assignment", ""))[:60]))
+    for entry in manifest.get("submissions", []):
+        student, assignment = str(entry.get("student")), str(entry.get("assignment"))
+        names = [str(n) for n in entry.get("files", [])]
+        if (not STUDENT_FOLDER.fullmatch(student) or assignment not in course.assignment_ids()
+                or not all(STAGED_FILE.fullmatch(n) for n in names)):
+            orphans.append(Problem("grader-error", f"intake reported a submission that cannot be read back "
+                                                   f"({student[:60]!r}, {assignment[:60]!r})").as_dict("unknown", ""))
             continue
-        jobs.append(Job(student, assignment, key, {k: Path(v).read_text() for k, v in notebooks.items()},
-                        settings.timeout, job_timeout(assignment, settings.timeout), asdict(settings.limits),
-                        problems, hide))
-    return jobs, ready, orphan_problems
+        folder = staging / student / assignment
+        files = {}
+        for name in names:
+            try:
+                files[name] = base64.b64encode(_read_bytes(folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
+            except (OSError, ValueError) as exc:
+                files[name] = ""
+                orphans.append(Problem("unsafe-file", f"{name}: {exc}").as_dict(student, assignment))
+        timestamp = str(entry.get("timestamp", ""))[:200]
+        if assignment not in timeouts:
+            timeouts[assignment] = job_timeout(assignment, settings.timeout)
+        key = hashlib.sha256(json.dumps([GRADER_VERSION, version, settings.timeout, asdict(settings.limits), timestamp,
+                                         {n: hashlib.sha256(d.encode()).hexdigest() for n, d in files.items()}]).encode()).hexdigest()
+        staged[(student, assignment)] = folder
+        jobs.append(Job(student, assignment, key, files, settings.timeout, timeouts[assignment], asdict(settings.limits),
+                        [], hide, timestamp))
+    return jobs, staged, orphans
+
+
+def _read_bytes(path, limit):
+    """At most `limit` bytes of a regular file that is not a link (files a worker wrote are not trusted)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        return f.read(limit)
 
 
 def result_path(settings, student, assignment):
@@ -154,156 +254,144 @@ def result_path(settings, student, assignment):
 
 
 def cached_result(settings, student, assignment):
-    """The Result recorded by an earlier run, or None."""
+    """The Result recorded by an earlier run, or None (also for a file that does not read back as one)."""
     path = result_path(settings, student, assignment)
     try:
-        return Result.from_json(path.read_text()) if path.exists() else None
-    except (ValueError, TypeError, KeyError):                 # written by an older grader: grade again
+        result = Result.from_json(read_limited(path)) if path.exists() else None
+    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
+    return result if result is not None and (result.student, result.assignment) == (student, assignment) else None
 
 
-def check_settings(settings):
-    """Refuse, in one line each, settings that cannot work, and a gradebook that cannot be used
-    (before anything is written)."""
-    if settings.scheduler and settings.cluster:
-        raise GradingError("--scheduler and --cluster exclude each other: give the address of a running Dask "
-                           "scheduler, or local:N to start one here")
-    if settings.scheduler and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/]+(:\d+)?/?", settings.scheduler):
-        raise GradingError(f"--scheduler {settings.scheduler!r} is not a Dask scheduler address: "
-                           "write it as tcp://HOST:PORT (what `dask scheduler` prints)")
-    if settings.cluster and not re.fullmatch(r"local:[1-9]\d*", settings.cluster):
-        raise GradingError(f"--cluster {settings.cluster!r} is not understood: write local:N for a Dask "
-                           "LocalCluster of N worker processes on this machine")
-    try:
-        gradebook.check_url(settings.db_url)
-        if settings.db_url:
-            gradebook.check(settings.db_url, settings.course_id)
-    except gradebook.GradebookError as exc:
-        raise GradingError(str(exc)) from None
-
-
-def open_executor(settings):
-    """Check and connect to where the jobs will run, before anything is written.
-
-    Returns (a function that makes the executor from the course files, what sandboxes the kernels).
-    """
-    if not (settings.scheduler or settings.cluster):
-        probe = check_sandbox(settings)
-        return (lambda files: executors.LocalExecutor(settings.jobs, files, settings.out / "work", probe),
-                "bubblewrap" if probe.bwrap else "none")
-    try:
-        from distributed import Client
-    except ImportError:
-        raise GradingError("grading on a Dask cluster needs dask.distributed: pip install 'rnncore[cluster]'") from None
-    cluster = None
-    if settings.cluster:
-        cluster = executors.local_cluster(int(settings.cluster.split(":")[1]))
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(settings.scheduler, timeout=10)
-        except OSError as exc:
-            raise GradingError(f"cannot reach the Dask scheduler at {settings.scheduler} ({exc}); start it "
-                               "(`dask scheduler`) or check the address and that this machine may connect") from None
-    lacking = {address: gaps for address, gaps in executors.check_workers(client).items() if gaps}
-    fatal = {a: [g for g in gaps if "daemonic" in g or not settings.allow_unsandboxed] for a, gaps in lacking.items()}
-    if not client.scheduler_info()["workers"] or any(fatal.values()):
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if not lacking:
-            raise GradingError(f"the Dask cluster at {settings.scheduler} has no workers: start some (`dask worker "
-                               f"{settings.scheduler}`)")
-        lines = "\n".join(f"  - {address}: {gap}" for address, gaps in sorted(fatal.items()) for gap in gaps)
-        raise SandboxUnavailable("REFUSING TO GRADE: these Dask workers cannot grade safely:\n" + lines +
-                                 "\nInstall what is missing on them (see autograder/README.md), or pass "
-                                 "--allow-unsandboxed to accept running student code without a sandbox.")
-    if lacking:
-        print("WARNING: grading WITHOUT full isolation (--allow-unsandboxed) on: " + ", ".join(sorted(lacking)),
-              file=sys.stderr)
-    client.run(executors.warm_up_worker, wait=False)               # while this process collects the submissions
-    return (lambda files: executors.DaskExecutor(client, files, cluster),
-            "incomplete on some workers" if lacking else "bubblewrap")
-
-
+# --- the run -------------------------------------------------------------------------------------------------
 def grade(source, settings):
     """Grade every submission in `source`; returns the summary that report.json holds.
 
-    Raises GradingError (nothing written) when the settings, the gradebook or the cluster cannot work.
+    Raises GradingError (nothing written) when the settings, the gradebook or the cluster cannot work,
+    GradingError with what was saved when the machine fails mid-run, Interrupted on Ctrl-C.
     """
     started = time.time()
-    settings.out = Path(settings.out).resolve()
-    settings.feedback_dir = Path(settings.feedback_dir or settings.out / "feedback").resolve()
-    check_settings(settings)
-    db_url = settings.db_url or f"sqlite:///{settings.out / 'gradebook.db'}"
-    make_executor, sandboxed = open_executor(settings)
-    settings.out.mkdir(parents=True, exist_ok=True)
-    template = prepare_gradebooks(settings, db_url)
-    jobs, ready, orphan_problems = plan(settings, source, _hidden_paths(settings, source))
-    for result in ready:                                           # nothing to run: no notebook to grade
-        record_result(settings, db_url, result)
-    executor = make_executor(course.course_files(template))
+    settings = settings.resolved()
+    check_settings(settings, source)
+    run = executors.open_run(settings, source, check_sandbox)
     try:
+        check_output(settings.out)
+        with _faults(settings):
+            summary = _grade(Path(source), settings, run)
+    finally:
+        run.close()
+    summary.update(seconds=round(time.time() - started, 1), sandbox=run.sandbox_label, executor=run.kind)
+    with _faults(settings):
+        report.write(settings.out, summary)
+    return summary
+
+
+def _grade(source, settings, run):
+    template = prepare_gradebooks(settings)
+    manifest, staging = run.intake(source, settings)
+    jobs, staged, orphans = jobs_from_manifest(settings, manifest, staging, hidden_paths(settings, source))
+    todo = [j for j in jobs if not _unchanged(settings, j)]
+    done = 0
+    try:
+        executor = run.executor(course.course_files(template))
         if executor.dashboard and settings.progress:
             print(f"Dask dashboard: {executor.dashboard}", file=sys.stderr)
-        bar = _progress(len(jobs), settings.progress)
-        for job, result in executor.results(jobs):                 # this thread alone writes the gradebook
-            record_result(settings, db_url, result)
+        bar = _progress(len(todo), settings.progress)
+        for job, result in executor.results(todo):                 # this thread alone writes the gradebook
+            record_result(settings, result, staged.get((job.student, job.assignment)))
+            done += 1
             if bar:
                 bar.update(1)
                 bar.set_postfix_str(job.name, refresh=False)
         if bar:
             bar.close()
-    finally:
-        executor.close()
-    results = cached_results(settings)
-    write_feedback(settings, results)
-    record_exchange_files(settings, db_url)
-    gradebook.export_csv(db_url, settings.out / "grades.csv", settings.course_id)
-    summary = report.summary(results, db_url, orphan_problems, settings.course_id)
-    summary.update(graded_now=len(ready) + len(jobs), seconds=round(time.time() - started, 1),
-                   sandbox=sandboxed, executor="dask" if (settings.scheduler or settings.cluster) else "local")
-    report.write(settings.out, summary)
+    except KeyboardInterrupt:
+        run.cancel()
+        raise Interrupted(f"interrupted: {done} of {len(todo)} submission(s) graded in this run were recorded in "
+                          f"{settings.out} (gradebook, results/, feedback); run the same command again to grade the "
+                          f"other {len(todo) - done}") from None
+    refresh_feedback(settings, jobs, staged)
+    gradebook.export_csv(settings.gradebook_url, settings.out / "grades.csv", settings.course_id)
+    summary = report.summary(_results(settings), settings.gradebook_url, orphans, settings.course_id)
+    summary.update(graded_now=len(todo))
     return summary
 
 
-def record_result(settings, db_url, result):
-    """Record a result in the gradebook and the results cache as soon as it is known."""
-    gradebook.record(db_url, result, settings.course_id)
+def _unchanged(settings, job):
+    cached = cached_result(settings, job.student, job.assignment)
+    return cached is not None and cached.key == job.key and not cached.grader_error
+
+
+def record_result(settings, result, staged=None):
+    """Record a Result as soon as it is known: the gradebook, its feedback, then its cache file (last: a
+    run killed before it grades that submission again)."""
+    gradebook.record(settings.gradebook_url, result, settings.course_id)
+    write_feedback(settings, result, staged)
     path = result_path(settings, result.student, result.assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.to_json())
+    write_atomic(path, result.to_json())
 
 
-def cached_results(settings):
-    """Every Result in the results cache (of this run and earlier ones), by student and assignment."""
-    paths = sorted(settings.out.glob("results/*/*.json"))
-    return [r for r in (cached_result(settings, p.parent.name, p.stem) for p in paths) if r is not None]
+def write_feedback(settings, result, staged=None):
+    """A Result's feedback pages, where missing or different, and nbgrader's exchange files beside them
+    (`nbgrader release_feedback` reads timestamp.txt and submission_secret.txt)."""
+    folder = settings.feedback_dir / result.student / result.assignment
+    for nb_id, page in result.feedback.items():
+        if not STAGED_FILE.fullmatch(nb_id):
+            continue
+        target = folder / f"{nb_id}.html"
+        if not target.is_file() or target.read_text(errors="replace") != page:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, page)
+    if staged is not None and folder.is_dir():
+        for name in collect.EXCHANGE_FILES:
+            try:
+                data = _read_bytes(staged / name, 4096).decode("utf-8", "replace")
+            except (OSError, ValueError):
+                continue
+            write_atomic(folder / name, data)
 
 
-def write_feedback(settings, results):
-    """The results' feedback into the feedback folder, where it is missing or out of date."""
-    for result in results:
-        folder = settings.feedback_dir / result.student / result.assignment
-        for nb_id, html in result.feedback.items():
-            target = folder / f"{nb_id}.html"
-            if not target.exists() or target.read_text() != html:
-                folder.mkdir(parents=True, exist_ok=True)
-                target.write_text(html)
+def refresh_feedback(settings, jobs, staged):
+    """Feedback of unchanged submissions into the feedback folder (it may be a new --feedback-dir)."""
+    for job in jobs:
+        cached = cached_result(settings, job.student, job.assignment)
+        if cached is not None:
+            write_feedback(settings, cached, staged.get((job.student, job.assignment)))
 
 
-def record_exchange_files(settings, db_url):
-    """For submissions that came through nbgrader's exchange: their submission time into the gradebook, and
-    timestamp.txt and submission_secret.txt beside their feedback (`nbgrader release_feedback` reads both)."""
-    for staged in sorted(settings.out.glob("staging/*/*/")):
-        student, assignment = staged.parent.name, staged.name
-        if (staged / "timestamp.txt").is_file():
-            gradebook.record_timestamp(db_url, settings.course_id, student, assignment, (staged / "timestamp.txt").read_text())
-        feedback = settings.feedback_dir / student / assignment
-        if feedback.is_dir():
-            for name in collect.EXCHANGE_FILES:
-                if (staged / name).is_file():
-                    shutil.copyfile(staged / name, feedback / name)
+def _results(settings):
+    """Every Result in the results cache, one at a time (this run's and earlier ones), without feedback."""
+    for path in sorted(settings.out.glob("results/*/*.json")):
+        result = cached_result(settings, path.parent.name, path.stem)
+        if result is not None:
+            result.feedback = {}
+            yield result
+
+
+class _faults:
+    """Turn a fault of the machine into one GradingError that says what happened, what is saved, how to resume."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, (GradingError, KeyboardInterrupt)):
+            return False
+        saved = (f"results recorded so far are in {self.settings.out} (gradebook, results/); run the same command "
+                 "again to grade what is missing")
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise GradingError(f"the disk is full ({exc.filename or 'while writing'}): {saved} once there is space") from None
+        if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise GradingError(f"cannot write {exc.filename or 'the output'} ({exc.strerror}): {saved} with a writable "
+                               "--out") from None
+        message = gradebook.explain(exc, self.settings.gradebook_url)
+        if message:
+            raise GradingError(f"{message}; {saved}") from None
+        return False
 
 
 def _progress(total, enabled):

@@ -10,6 +10,8 @@ import contextlib
 import csv
 import hashlib
 import warnings
+from datetime import datetime
+from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
@@ -96,12 +98,65 @@ def exclusive(db_url):
         engine.dispose()
 
 
+def is_complete(path, assignments):
+    """Is `path` a sound SQLite gradebook that knows every assignment? (A cached template is checked before use.)"""
+    import sqlite3
+    if not Path(path).is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                return False
+            names = {row[0] for row in db.execute("SELECT name FROM assignment")}
+    except sqlite3.Error:
+        return False
+    return set(assignments) <= names
+
+
+def is_complete_url(db_url, assignments):
+    """Does the gradebook at db_url know every assignment?"""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            names = {row[0] for row in connection.execute(text("SELECT name FROM assignment"))}
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return set(assignments) <= names
+
+
+def explain(exc, db_url):
+    """One sentence for an error of the gradebook's database (locked, damaged, read-only), or "" if it is not one."""
+    from sqlalchemy.exc import SQLAlchemyError
+    import sqlite3
+    if not isinstance(exc, (SQLAlchemyError, sqlite3.Error)):
+        return ""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    where = _safe(db_url)
+    if "locked" in text:
+        return (f"the gradebook {where} is locked by another program (another grading run, formgrader, nbgrader): "
+                "close it, then run again")
+    if "not a database" in text or "malformed" in text:
+        return (f"the gradebook {where} is damaged ({text}): move it away and run again (a new gradebook is filled "
+                "from results/)")
+    if "readonly" in text or "read-only" in text:
+        return f"the gradebook {where} is read-only ({text}): make it writable or pass another --db-url"
+    return f"the gradebook {where} failed ({text})"
+
+
 def record(db_url, result, course_id):
-    """Store a Result's scores in the gradebook (idempotent: the same result twice changes nothing)."""
+    """Store a Result's scores (and submission time) in the gradebook (idempotent: the same result twice changes nothing)."""
     with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")                  # SQLAlchemy autoflush notes from inside nbgrader
         gb.update_or_create_student(result.student)
-        submission = gb.update_or_create_submission(result.assignment, result.student)
+        if result.submitted:
+            submission = gb.update_or_create_submission(result.assignment, result.student,
+                                                        timestamp=datetime.fromisoformat(result.submitted))
+        else:
+            submission = gb.update_or_create_submission(result.assignment, result.student)
         scores = {(g.notebook, g.grade_id): g.score for g in result.grades}
         for notebook in submission.notebooks:
             for grade in notebook.grades:
@@ -117,14 +172,6 @@ def submission_score(db_url, student, assignment, course_id):
         except MissingEntry:
             return None
         return float(submission.score), float(submission.max_score)
-
-
-def record_timestamp(db_url, course_id, student, assignment, timestamp):
-    """Store when a submission was handed in (nbgrader's timestamp.txt text); nbgrader compares it with the due date."""
-    with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gb.update_or_create_student(student)
-        gb.update_or_create_submission(assignment, student, timestamp=timestamp.strip())
 
 
 def lateness(db_url, student, assignment, course_id):

@@ -20,12 +20,12 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import is_locked, is_solution
 
-from . import course
 from .records import Problem
 from .restore import grade_id
 
 MAX_NOTEBOOK_BYTES = 16 * 2 ** 20
 MAX_CELLS = 2000
+MAX_FLAGS = 200                           # flags of one notebook: the scan stops there
 # magics that only time or display: not worth a flag
 HARMLESS_MAGICS = {"matplotlib", "time", "timeit", "precision", "pprint", "config", "who", "whos", "autosave"}
 
@@ -58,6 +58,34 @@ SUSPICIOUS_ATTRS = {"__code__": "copies or swaps a code object", "__globals__": 
                     "modules": "reads sys.modules", "__dict__": "reaches into a namespace"}
 
 
+def parse_notebook(data):
+    """(notebook, None) or (None, reason) for a notebook's bytes (or text), read with limits."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        return None, f"too large ({len(data)} bytes; at most {MAX_NOTEBOOK_BYTES} are read)"
+    try:
+        data = json.loads(data)
+        if type(data) is not dict or type(data.get("cells")) is not list:
+            return None, "not a notebook (no list of cells)"
+        if len(data["cells"]) > MAX_CELLS:
+            return None, f"too many cells ({len(data['cells'])}; at most {MAX_CELLS})"
+        if data.get("nbformat") == 4:
+            nb = nbformat.v4.nbjson.to_notebook(data)         # what nbformat.reads does after json.loads
+        else:
+            nb = nbformat.convert(nbformat.reader.versions[data.get("nbformat")].nbjson.to_notebook(data), 4)
+        nbformat.validate(nb)
+        for cell in nb.cells:                                 # metadata the grader reads must have its type
+            nbgrader = cell.get("metadata", {}).get("nbgrader")
+            if nbgrader is not None and not (isinstance(nbgrader, dict) and isinstance(nbgrader.get("grade_id", ""), str)):
+                cell.metadata.pop("nbgrader")
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError, RecursionError) as exc:
+        return None, f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})"
+    except nbformat.ValidationError as exc:
+        return None, f"not a valid notebook ({str(exc).splitlines()[0][:120]})"
+    except Exception as exc:                                  # anything else unreadable
+        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+    return nb, None
+
+
 def read_notebook(path):
     """(notebook, None) or (None, reason) for a file that is not a valid notebook (or too large to read)."""
     try:
@@ -69,61 +97,55 @@ def read_notebook(path):
         return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
 
 
-def parse_notebook(data):
-    """(notebook, None) or (None, reason) for a notebook's JSON text (str or bytes)."""
-    try:
-        data = json.loads(data)
-        if type(data) is not dict or type(data.get("cells")) is not list:
-            return None, "not a notebook (no list of cells)"
-        if len(data["cells"]) > MAX_CELLS:
-            return None, f"too many cells ({len(data['cells'])}; at most {MAX_CELLS})"
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError, RecursionError) as exc:
-        return None, f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})"
-    except nbformat.ValidationError as exc:
-        return None, f"not a valid notebook ({str(exc).splitlines()[0][:120]})"
-    except Exception as exc:                                  # anything else unreadable
-        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
-    return nb, None
-
-
 def _grade_ids(nb):
     return {grade_id(c) for c in nb.cells} - {None}
 
 
-def match_notebooks(assignment, files):
+def match_notebooks(assignment, sources, parsed):
     """Pair the expected notebooks with the submitted files.
 
-    files: paths of the submitted .ipynb files. Returns ({notebook_id: path}, [Problem]).
-    A notebook under another name is used when its graded cells identify it (reported as renamed).
+    sources: {notebook id: source notebook}; parsed: {file name: (notebook, None) or (None, reason)}.
+    Returns ({notebook id: notebook}, [Problem]). A notebook under another name is used when its
+    graded cells identify it (reported as renamed); two files for one notebook are both reported.
     """
     problems, found, loaded = [], {}, {}
-    for path in files:
-        nb, reason = read_notebook(path)
+    for name, (nb, reason) in parsed.items():
         if nb is None:
-            problems.append(Problem("malformed-notebook", f"{Path(path).name}: {reason}", Path(path).stem))
+            problems.append(Problem("malformed-notebook", f"{name}: {reason}", Path(name).stem))
         else:
-            loaded[Path(path)] = nb
-    expected = course.source_notebooks(assignment)
-    for nb_id in expected:
-        exact = [p for p in loaded if p.stem == nb_id]
+            loaded[name] = nb
+    for nb_id in sources:
+        exact = sorted(name for name in loaded if Path(name).stem == nb_id or Path(name).stem.startswith(f"{nb_id}~"))
         if exact:
             found[nb_id] = exact[0]
-    for nb_id, source_path in expected.items():
+            if len(exact) > 1:
+                problems.append(Problem("duplicate-submission", f"{len(exact)} files for {nb_id}.ipynb ({', '.join(exact)}); "
+                                                                f"{exact[0]} is graded", nb_id))
+    for nb_id, source in sources.items():
         if nb_id in found or any(p.notebook == nb_id for p in problems):
             continue
-        source_ids = _grade_ids(nbformat.read(str(source_path), as_version=4))
-        candidates = [p for p in loaded if p not in found.values() and _grade_ids(loaded[p]) & source_ids]
+        candidates = [n for n in loaded if n not in found.values() and _grade_ids(loaded[n]) & _grade_ids(source)]
         if len(candidates) == 1:
             found[nb_id] = candidates[0]
-            problems.append(Problem("renamed-notebook", f"{candidates[0].name} is graded as {nb_id}.ipynb", nb_id))
+            problems.append(Problem("renamed-notebook", f"{candidates[0]} is graded as {nb_id}.ipynb", nb_id))
         else:
             problems.append(Problem("missing-notebook", f"{nb_id}.ipynb was not submitted; it scores 0", nb_id))
-    for path in loaded:
-        if path not in found.values():
-            problems.append(Problem("unexpected-notebook", f"{path.name} is not part of {assignment}; ignored"))
-    return found, problems
+    for name in loaded:
+        if name not in found.values() and not any(Path(name).stem.startswith(f"{i}~") for i in found):
+            problems.append(Problem("unexpected-notebook", f"{name} is not part of {assignment}; ignored"))
+    return {nb_id: loaded[name] for nb_id, name in found.items()}, problems
+
+
+def parse_timestamp(text):
+    """(ISO 8601 time in UTC or "", [Problem]) for the text of nbgrader's timestamp.txt ("" if there was none)."""
+    if not text.strip():
+        return "", []
+    from nbgrader.utils import parse_utc
+    try:
+        return parse_utc(text.strip()[:100]).isoformat(), []
+    except Exception as exc:                                  # dateutil's errors are many
+        return "", [Problem("bad-timestamp", f"timestamp.txt is not a time ({type(exc).__name__}); the submission "
+                                             "time is unknown, so lateness is not checked")]
 
 
 def _as_python(source):
@@ -144,7 +166,7 @@ def editable_cells(nb, release=None):
 
 
 def scan_student_code(nb, notebook_id, release=None):
-    """Flags for what the editable cells of a submission mention (see module docstring)."""
+    """Flags for what the editable cells of a submission mention (see module docstring), at most MAX_FLAGS."""
     flags = []
     known = _grade_ids(release) if release is not None else None
     for cell in editable_cells(nb, release):
@@ -152,17 +174,22 @@ def scan_student_code(nb, notebook_id, release=None):
         where = cell_id if cell_id and (known is None or cell_id in known) else "an added cell"
         try:
             tree = ast.parse(_as_python(cell.source))
+            magic_calls = {id(node.func.value.func) for node in ast.walk(tree) if _magic(node) is not None}
+            for node in ast.walk(tree):
+                if id(node) in magic_calls:                   # the get_ipython() of a magic: judged as that magic
+                    continue
+                for message in _node_flags(node):
+                    flags.append(Problem("suspected-cheating", f"{where}, line {getattr(node, 'lineno', '?')}: {message}",
+                                         notebook_id))
         except (SyntaxError, ValueError) as exc:
             flags.append(Problem("syntax-error", f"{where}: line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}",
                                  notebook_id))
-            continue
-        magic_calls = {id(node.func.value.func) for node in ast.walk(tree) if _magic(node) is not None}
-        for node in ast.walk(tree):
-            if id(node) in magic_calls:                   # the get_ipython() of a magic: judged as that magic
-                continue
-            for message in _node_flags(node):
-                flags.append(Problem("suspected-cheating", f"{where}, line {getattr(node, 'lineno', '?')}: {message}",
-                                     notebook_id))
+        except (RecursionError, MemoryError) as exc:          # Python could not compile it either
+            flags.append(Problem("syntax-error", f"{where}: too deeply nested or too large to read "
+                                                 f"({type(exc).__name__})", notebook_id))
+        if len(flags) >= MAX_FLAGS:
+            flags.append(Problem("suspected-cheating", f"more flags than {MAX_FLAGS}: the scan stopped here", notebook_id))
+            break
     return flags
 
 

@@ -9,6 +9,9 @@ Files are written under short generated names (the original name is kept beside,
 file name can reach outside the target or exceed a file system's limits. What cannot be unpacked
 is returned as a problem for that one archive; the rest goes on.
 """
+import bz2
+import gzip
+import lzma
 import stat
 import tarfile
 from contextlib import contextmanager
@@ -65,9 +68,10 @@ def unpack(archive, target, label=None, budget=None, depth=0):
     target.mkdir(parents=True, exist_ok=True)
     files, problems = [], []
     try:
+        _verify_stream(Path(archive))
         members = list(_members(Path(archive), target, budget))
-    except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, RuntimeError) as exc:
-        return [], [(label, f"cannot be unpacked: {str(exc)[:200]}")]
+    except Exception as exc:                     # zlib, lzma, bz2, zipfile, tarfile: each has its own errors
+        return [], [(label, f"cannot be unpacked ({type(exc).__name__}: {str(exc)[:200]})")]
     for name, path, refused in members:
         inner = f"{label}/{name}"
         if refused:
@@ -102,9 +106,31 @@ def _members(archive, target, budget):
                 yield name, None, refused
             else:
                 path = target / f"{k:05d}{_suffix(name)}"
-                with open_member(member) as src, open(path, "wb") as dst:
-                    _copy(src, dst, size)
+                try:
+                    with open_member(member) as src, open(path, "wb") as dst:
+                        _copy(src, dst, size)
+                except Exception as exc:         # a corrupt member (bad CRC, broken deflate data): this one only
+                    path.unlink(missing_ok=True)
+                    yield name, None, f"cannot be unpacked ({type(exc).__name__}: {str(exc)[:160]})"
+                    continue
                 yield name, path, None
+
+
+def _verify_stream(archive):
+    """Read a compressed tar archive's whole stream once, so that a bad checksum refuses it before anything
+    is extracted (tarfile reads only as far as the members need, and never checks the gzip CRC)."""
+    with open(archive, "rb") as f:
+        magic = f.read(6)
+    opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7zXZ": lzma.open}
+    for prefix, open_compressed in opener.items():
+        if magic.startswith(prefix):
+            with open_compressed(archive, "rb") as stream:
+                total = 0
+                while chunk := stream.read(CHUNK):
+                    total += len(chunk)
+                    if total > MAX_TOTAL_BYTES:
+                        raise ValueError("the archive unpacks to more than the limit: refused as a possible archive bomb")
+            return
 
 
 @contextmanager

@@ -1,44 +1,96 @@
-"""Grade one submission (one student, one assignment) in a course directory of its own.
+"""What a worker does with one job, in its job folder (see autograder/workers.py for where it runs).
 
-`run_job(workdir, course_dir, sandbox_json)` is the entry point of the child process that grades one
-`records.Job` (see executors.run_in_child): it reads workdir/job.json and writes workdir/result.json
-(a `records.Result`). `python -m autograder.worker WORKDIR COURSE_DIR SANDBOX_JSON` does the same by
-hand. The course files (source and released notebooks, the template gradebook) come from
-`course_dir`, written there by `course.CourseFiles.write`, so the worker needs nothing else of the
-course: it may run on another machine. Each job gets a fresh copy of the template gradebook, so
-workers never share a database; the grading process records the results one at a time.
+    grade    input.json = {"course_dir", "job": records.Job}  ->  result.json (records.Result)
+    intake   input.json = {"source", "assignments", "assignment", "lms_regexp"}  ->  staging/, manifest.json
+    probe    input.json = {"paths": [...]}  ->  probe.json: what this worker could write and import
+
+Everything a worker reads of a submission is untrusted, and the worker is the only process that
+decodes it: it parses the notebooks once (intake pass: parse, match, restore from the release,
+scan), grades the restored notebooks with nbgrader's autograde and `JudgedExecute`, renders the
+feedback, and writes its Result atomically. Any exception at all becomes a `grader-error` Result
+naming it: one submission's input is that submission's problem.
 
 What is graded is not the submitted file but the notebook `restore` builds from the release and
-the student's own cells. Test cells are judged in this (trusted) process by `JudgedExecute`; the
-kernel only runs the student's code. Problems come from what the grader itself observed.
+the student's own cells. Test cells are judged in this process by `JudgedExecute`; the kernel only
+runs the student's code. Problems come from what the grader itself observed.
 """
-import ctypes
-import ctypes.util
+import base64
 import json
 import os
-import resource
-import signal
 import shutil
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
 import nbformat
 from nbgrader.utils import is_grade, is_locked, is_solution
 
-from . import course, judge, restore, sandbox
+from . import course, judge, precheck, restore, sandbox
 from .execute import JudgedExecute
-from .precheck import parse_notebook, read_notebook
-from .records import Grade, Job, Problem, Result
-
-PR_SET_PDEATHSIG = 1                   # linux/prctl.h
-WORKER_MEMORY_MB = 4096                # address space of a worker (the grader's own process, not the kernel)
+from .records import Grade, Job, Problem, Result, read_observations, write_atomic
 
 
-def kernels_dir(workdir):
-    """Where the sandbox's kernelspec of a job is written (JUPYTER_PATH/kernels)."""
-    return Path(workdir) / "jupyter" / "kernels"
+def main(kind, workdir, channel_fd=-1, kernel_ip=""):
+    """Run one job of `kind` in `workdir`; returns the process's exit code (0: the output file is written)."""
+    workdir = Path(workdir)
+    data = json.loads((workdir / "input.json").read_text())
+    if kind == "grade":
+        job = Job.from_json(json.dumps(data["job"]))
+        kernel = (channel_fd, kernel_ip) if kernel_ip else None
+        try:
+            result = grade_one(job, workdir, Path(data["course_dir"]), kernel)
+        except BaseException as exc:                       # RecursionError and MemoryError included
+            result = Result.failed(job, describe_failure(exc))
+        write_atomic(workdir / "result.json", result.to_json())
+        return 0
+    if kind == "intake":
+        from . import collect
+        found, problems = collect.collect(Path(data["source"]), workdir / "staging", set(data["assignments"]),
+                                          data.get("assignment") or None, data["lms_regexp"])
+        write_atomic(workdir / "manifest.json", json.dumps(collect.manifest(found, problems, workdir / "staging")))
+        return 0
+    if kind == "probe":
+        write_atomic(workdir / "probe.json", json.dumps(probe(data["paths"])))
+        return 0
+    raise ValueError(f"unknown job kind {kind!r}")
+
+
+def probe(paths):
+    """What this process can do: its uid, which of `paths` it can write, which sys.path folder it can write."""
+    written = {}
+    for path in paths:
+        target = Path(path) / "probe-write.txt" if Path(path).is_dir() else Path(path)
+        try:
+            with open(target, "a") as f:
+                f.write("x")
+            written[path] = "written"
+        except OSError as exc:
+            written[path] = f"refused: {exc.strerror}"
+    importable = [p for p in sys.path if os.path.isdir(p) and os.access(p, os.W_OK)]
+    return {"uid": os.getuid(), "euid": os.geteuid(), "writes": written, "writable_sys_path": importable,
+            "capabilities": Path("/proc/self/status").read_text().split("CapEff:")[1].split()[0]}
+
+
+# --- grading one submission ---------------------------------------------------------------------------------
+def intake_pass(job, course_dir):
+    """Each submitted notebook parsed once, matched, restored from the release and scanned.
+
+    Returns ({notebook id: the notebook to grade}, [Problem])."""
+    sources = _notebooks(course_dir / "source" / job.assignment)
+    releases = _notebooks(course_dir / "release" / job.assignment)
+    parsed = {name: precheck.parse_notebook(base64.b64decode(data)) for name, data in sorted(job.files.items())}
+    notebooks, problems = precheck.match_notebooks(job.assignment, sources, parsed)
+    graded = {}
+    for nb_id, nb in notebooks.items():
+        if nb_id not in releases:
+            raise RuntimeError(f"{nb_id}: the released notebook is missing from the course files")
+        graded[nb_id], changes = restore.restore(nb, releases[nb_id], nb_id)
+        problems += changes + precheck.scan_student_code(nb, nb_id, releases[nb_id])
+    return graded, problems
+
+
+def _notebooks(folder):
+    return {p.stem: nbformat.read(str(p), as_version=4) for p in sorted(Path(folder).glob("*.ipynb"))}
 
 
 def test_plan(source_dir):
@@ -54,7 +106,7 @@ def test_plan(source_dir):
     return tests, preludes
 
 
-def configure(job, workdir, course_dir, kernel_cwd, sandbox_info, cgroup, run_dir, observations):
+def configure(job, workdir, course_dir, kernel, observations):
     """nbgrader configuration for this job: JudgedExecute, feedback that is safe to open, the sandboxed kernel."""
     root = workdir / "course"
     config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}", timeout=job.timeout,
@@ -65,54 +117,47 @@ def configure(job, workdir, course_dir, kernel_cwd, sandbox_info, cgroup, run_di
                                                 for p in Autograde.class_traits()["autograde_preprocessors"].default()]
     config.JudgedExecute.tests, config.JudgedExecute.preludes = test_plan(course_dir / "source" / job.assignment)
     config.JudgedExecute.observations_path = str(observations)
-    if sandbox_info["enabled"]:
-        config.merge(sandbox.kernel_config(kernels_dir(workdir), kernel_cwd, [*job.hide, str(course_dir)],
-                                           sandbox.Limits(**job.limits), sandbox_info["cgroup_root"], cgroup, run_dir))
+    if kernel is not None:
+        channel_fd, ip = kernel
+        config.merge(sandbox.kernel_config(workdir / "kernels", ip, {"channel_fd": channel_fd}, workdir))
+        config.JudgedExecute.kernel_dirs = [str(workdir / "kernels")]
     return config
 
 
-def restore_submission(job, release_dir, submitted):
-    """Write the notebooks to grade (restored from the release) into submitted/ (the plan reported what changed)."""
-    for nb_id, text in job.notebooks.items():
-        nb, reason = parse_notebook(text)
-        release, _ = read_notebook(release_dir / f"{nb_id}.ipynb")
-        if nb is None or release is None:
-            raise RuntimeError(f"{nb_id}: {reason or 'the released notebook is missing'}")
-        graded, _ = restore.restore(nb, release, nb_id)
-        nbformat.write(graded, str(submitted / f"{nb_id}.ipynb"))
+def grade_one(job, workdir, course_dir, kernel):
+    """Intake, autograde and feedback of one submission; returns its Result.
 
-
-def grade_one(job, workdir, course_dir, sandbox_info):
-    """Autograde one submission and generate its feedback; return its Result."""
+    kernel: (channel to the job's supervisor, ipc address) of the sandboxed kernel, or None for an
+    unconfined kernel (--allow-unsandboxed)."""
     root = workdir / "course"
     student, assignment = job.student, job.assignment
-    result = Result(student, assignment, job.key, problems=list(job.prechecks))
-    submitted = root / "submitted" / student / assignment
-    submitted.mkdir(parents=True, exist_ok=True)
+    notebooks, problems = intake_pass(job, course_dir)
+    submitted, late_problem = precheck.parse_timestamp(job.timestamp)
+    result = Result(student, assignment, job.key, problems=[*job.problems, *problems, *late_problem], submitted=submitted)
+    if not notebooks:
+        return result.capped()
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(course_dir / "gradebook.db", root / "gradebook.db")
-    restore_submission(job, course_dir / "release" / assignment, submitted)
+    for nb_id, nb in notebooks.items():
+        nbformat.write(nb, str(folder / f"{nb_id}.ipynb"))
     observations = workdir / "observations.jsonl"
-    cgroup = f"autograder-{os.getpid()}"
-    run_dir = tempfile.mkdtemp(prefix="rnncourse-")      # kernel sockets: a short path (they allow ~100 characters)
-    kernel_cwd = root / "autograded" / student / assignment
-    api = course.api(configure(job, workdir, course_dir, kernel_cwd, sandbox_info, cgroup, run_dir, observations))
-    try:
-        run = api.autograde(assignment, student, force=True, create=True)
-    finally:
-        sandbox.remove_cgroup(sandbox_info["cgroup_root"], cgroup)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    api = course.api(configure(job, workdir, course_dir, kernel, observations))
+    run = api.autograde(assignment, student, force=True, create=True)
     if not run["success"]:                                # nbgrader's log holds the cause, its error only a summary
         result.problems.append(Problem("grader-error", _tail(run["log"]) + _tail(run["error"], 300)))
-        return result
+        return result.capped()
     feedback = api.generate_feedback(assignment, student, force=True)
     if feedback["success"]:
         result.feedback = {html.stem: html.read_text() for html in (root / "feedback" / student / assignment).glob("*.html")}
     else:
         result.problems.append(Problem("feedback-error", _tail(feedback["error"] or feedback["log"])))
     result.grades = read_grades(f"sqlite:///{root / 'gradebook.db'}", assignment, student)
-    result.problems += observed_problems(observations)
-    result.timing = test_timing(observations)
-    return result
+    observed = read_observations(observations)
+    result.problems += [o.problem() for o in observed if o.kind != "verdict"]
+    result.failures = {o.cell: o.verdict["message"][:300] for o in observed if o.kind == "verdict" and not o.verdict["passed"]}
+    result.timing = test_timing(observed)
+    return result.capped()
 
 
 def read_grades(db_url, assignment, student):
@@ -123,68 +168,23 @@ def read_grades(db_url, assignment, student):
         return [Grade(nb.name, g.name, float(g.score), float(g.max_score)) for nb in submission.notebooks for g in nb.grades]
 
 
-def observed_problems(observations):
-    """Problems from what JudgedExecute observed (never from anything the kernel printed)."""
-    if not Path(observations).exists():
-        return []
-    found = {}
-    for line in Path(observations).read_text().splitlines():
-        item = json.loads(line)
-        if item["kind"] != "verdict":
-            problem = Problem(item["kind"], item["detail"], item["notebook"])
-            found.setdefault((problem.kind, problem.detail, problem.notebook), problem)
-    return list(found.values())
-
-
-def test_timing(observations):
+def test_timing(observed):
     """{"tests_seconds", "remote_requests"}: the time the test cells took and the remote calls they made."""
-    lines = Path(observations).read_text().splitlines() if Path(observations).exists() else []
-    verdicts = [(item["notebook"], json.loads(item["detail"])) for item in map(json.loads, lines) if item["kind"] == "verdict"]
+    verdicts = [o for o in observed if o.kind == "verdict"]
     requests = {}                                        # a notebook's kernel counts its requests from the start
-    for notebook, verdict in verdicts:
-        requests[notebook] = max(requests.get(notebook, 0), verdict["requests"])
-    return {"tests_seconds": round(sum(v["seconds"] for _, v in verdicts), 3), "remote_requests": sum(requests.values())}
+    for o in verdicts:
+        requests[o.notebook] = max(requests.get(o.notebook, 0), o.verdict["requests"])
+    return {"tests_seconds": round(sum(o.verdict["seconds"] for o in verdicts), 3),
+            "remote_requests": sum(requests.values())}
+
+
+def describe_failure(exc):
+    """A grader-error's detail: the exception, where it happened, then the end of the traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (in {Path(frames[-1].filename).name}:{frames[-1].lineno}, {frames[-1].name})" if frames else ""
+    text = "".join(traceback.format_exception(exc))
+    return f"grading failed: {type(exc).__name__}: {str(exc)[:300]}{where}. {_tail(text, 1200)}"
 
 
 def _tail(text, n=2000):
     return (text or "")[-n:]
-
-
-def _die_with_parent():
-    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
-def run_job(workdir, course_dir, sandbox_json):
-    """Grade workdir/job.json into workdir/result.json, with all output going to workdir/worker.log.
-
-    Runs in a child process of its own (forked from a server that has nbgrader imported already):
-    it leads its own process group, so the parent can stop it and everything it started at once;
-    it dies with the server that forked it (which ends with the process that started the server, a
-    Dask worker that was killed, say); and its memory is limited, so a submission cannot exhaust the
-    grader through it.
-    """
-    os.setpgrp()
-    _die_with_parent()
-    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB * 2 ** 20,) * 2)
-    workdir, course_dir = Path(workdir), Path(course_dir)
-    log = os.open(workdir / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", MPLBACKEND="agg")
-    os.environ["JUPYTER_PATH"] = str(kernels_dir(workdir).parent)   # where jupyter_client finds the sandbox's kernelspec
-    job = Job.from_json((workdir / "job.json").read_text())
-    try:
-        result = grade_one(job, workdir, course_dir, json.loads(sandbox_json))
-    except Exception:
-        result = Result.failed(job, _tail(traceback.format_exc()))
-    (workdir / "result.json").write_text(result.to_json())
-
-
-if __name__ == "__main__":                               # python -m autograder.worker WORKDIR COURSE_DIR SANDBOX_JSON
-    course.use_venv_tools()
-    run_job(*sys.argv[1:4])

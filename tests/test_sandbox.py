@@ -7,6 +7,8 @@ CI, which sets RNNCOURSE_REQUIRE_SANDBOX=1 so that a missing sandbox fails inste
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -24,21 +26,22 @@ def probe(tmp_path_factory):
 
 
 def run_cells(tmp_path, probe, sources, limits=sandbox.Limits(), hide=(), timeout=20):
-    """Execute code cells in a fresh sandboxed kernel; returns the executed notebook."""
+    """Execute code cells in a fresh sandboxed kernel (launched by this process, as the supervisor would); returns
+    the executed notebook."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    run_dir = tempfile.mkdtemp(prefix="rnncourse-test-")
-    kernels = tmp_path / "job" / "jupyter" / "kernels"
-    config = sandbox.kernel_config(kernels, work, [str(h) for h in hide], limits,
-                                   probe.cgroup_root, f"autograder-test-{os.getpid()}", run_dir)
-    os.environ["JUPYTER_PATH"] = str(kernels.parent)          # where jupyter_client looks for the kernelspec
+    base = tempfile.mkdtemp(prefix="rnncourse-test-")            # sockets: a short path
+    params = {"work": str(work), "limits": asdict(limits), "hide": [str(h) for h in hide], "mode": probe.mode,
+              "cgroups": asdict(probe.cgroups), "cgroup_name": f"{sandbox.CGROUP_PREFIX}{os.getpid()}-test", "base": base}
+    launcher_ip = str(Path(base) / "kernels" / "kernel")
+    config = sandbox.kernel_config(tmp_path / "kernels", launcher_ip, {"launcher": params}, tmp_path)
+    config.JudgedExecute.kernel_dirs = [str(tmp_path / "kernels")]
     config.Execute.timeout = timeout
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     try:
         JudgedExecute(config=config).preprocess(nb, {"metadata": {"path": str(work)}})
     finally:
-        sandbox.remove_cgroup(probe.cgroup_root, f"autograder-test-{os.getpid()}")
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
     return nb
 
 
