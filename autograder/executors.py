@@ -99,10 +99,16 @@ class Run:
         self._executor = None
 
     def intake(self, source, settings):
-        """Unpack and sort the input in a worker: (manifest, the staging folder it describes)."""
+        """Unpack and sort the input in a worker: (manifest, the staging folder it describes).
+
+        The input is copied into the worker's folder first (a copy of bytes, nothing decoded): the
+        instructor's folder need not be readable by the worker's uid."""
         workdir = self.server.new_workdir("intake")
+        copy = workdir / "input" / Path(source).name if Path(source).is_file() else workdir / "input"
+        copy.parent.mkdir(exist_ok=True)
+        skipped = copy_input(Path(source), copy)
         write_atomic(workdir / "input.json", json.dumps({
-            "source": str(Path(source).resolve()), "assignments": course.assignment_ids(),
+            "source": str(copy), "skipped": skipped, "assignments": course.assignment_ids(),
             "assignment": settings.assignment, "lms_regexp": settings.lms_regexp}))
         done = self.server.run("intake", workdir, timeout=INTAKE_TIMEOUT)
         try:
@@ -141,6 +147,27 @@ class Run:
         self.server.close()
 
 
+def copy_input(source, target):
+    """Copy the input's regular files and folders (links as links, for intake to refuse); returns the
+    relative names of what is neither (devices, sockets, pipes), which intake reports."""
+    if source.is_file():
+        shutil.copyfile(source, target)
+        return []
+    skipped = []
+    for folder, dirs, names in os.walk(source):              # links are not followed
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in dirs + names:
+            path = Path(folder) / name
+            if path.is_symlink():
+                os.symlink(os.readlink(path), target / relative / name)
+            elif name in names and path.is_file():
+                shutil.copyfile(path, target / relative / name)
+            elif name in names:
+                skipped.append(str(relative / name))
+    return skipped
+
+
 def start_server(probe, scratch, readable, worker_user):
     """This machine's server, in the strongest mode the probe allows (see autograder/workers.py)."""
     mode = probe.mode if probe.bwrap else "none"
@@ -168,7 +195,7 @@ def open_run(settings, source, check_sandbox):
         os.chmod(scratch, 0o700)                                    # the course files (hidden tests) are in there
         shutil.rmtree(scratch / "jobs", ignore_errors=True)         # what a killed run left
         (scratch / "course").mkdir(exist_ok=True)
-        server = start_server(probe, scratch, [scratch / "course", Path(source).resolve()], settings.worker_user)
+        server = start_server(probe, scratch, [scratch / "course"], settings.worker_user)
     except workers.WorkerUnavailable as exc:
         if client is not None:
             client.close()

@@ -47,6 +47,8 @@ def main(kind, workdir, channel_fd=-1, kernel_ip=""):
         from . import collect
         found, problems = collect.collect(Path(data["source"]), workdir / "staging", set(data["assignments"]),
                                           data.get("assignment") or None, data["lms_regexp"])
+        problems += [("unknown", "", Problem("unsafe-file", f"{collect.text(name)[:200]}: not a regular file or folder"))
+                     for name in data.get("skipped", [])]
         write_atomic(workdir / "manifest.json", json.dumps(collect.manifest(found, problems, workdir / "staging")))
         return 0
     if kind == "probe":
@@ -78,6 +80,8 @@ def intake_pass(job, course_dir):
     Returns ({notebook id: the notebook to grade}, [Problem])."""
     sources = _notebooks(course_dir / "source" / job.assignment)
     releases = _notebooks(course_dir / "release" / job.assignment)
+    if not sources:
+        raise RuntimeError(f"the course files in {course_dir} have no notebook of {job.assignment}")
     parsed = {name: precheck.parse_notebook(base64.b64decode(data)) for name, data in sorted(job.files.items())}
     notebooks, problems = precheck.match_notebooks(job.assignment, sources, parsed)
     graded = {}

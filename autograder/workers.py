@@ -95,7 +95,7 @@ def worker_identity(name=DEFAULT_WORKER_USER, create=True):
                                     f"--shell /usr/sbin/nologin {name}) or pass --worker-user NAME") from None
         run = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
                               "--shell", "/usr/sbin/nologin", "--user-group", name], capture_output=True, text=True)
-        if run.returncode != 0:
+        if run.returncode != 0 and not _exists(name):           # not made by another grader at the same moment
             raise WorkerUnavailable(f"cannot create the worker user {name!r} ({(run.stderr or run.stdout).strip()[:200]}): "
                                     f"create it by hand (useradd --system --no-create-home {name}) or pass --worker-user NAME")
         entry = pwd.getpwnam(name)
@@ -103,6 +103,14 @@ def worker_identity(name=DEFAULT_WORKER_USER, create=True):
         raise WorkerUnavailable(f"the worker user {name!r} has uid {entry.pw_uid}, gid {entry.pw_gid}: grading workers "
                                 "need an account of their own (not root, not nobody)")
     return entry.pw_uid, entry.pw_gid
+
+
+def _exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
 
 
 # --- the server's view ---------------------------------------------------------------------------------------

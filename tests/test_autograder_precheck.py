@@ -17,11 +17,17 @@ def _kinds(problems):
     return sorted(p.kind for p in problems)
 
 
+def _match(paths):
+    """match_notebooks as the worker calls it: the assignment's source notebooks and each file parsed once."""
+    sources = {nb_id: nbformat.read(str(path), as_version=4) for nb_id, path in course.source_notebooks(ASSIGNMENT).items()}
+    return precheck.match_notebooks(ASSIGNMENT, sources, {p.name: precheck.parse_notebook(p.read_bytes()) for p in paths})
+
+
 def test_malformed_json_is_reported_not_raised(tmp_path):
     """Is a truncated notebook reported as malformed and the expected notebook as missing?"""
     bad = tmp_path / f"{ASSIGNMENT}.ipynb"
     bad.write_text('{"cells": [')
-    found, problems = precheck.match_notebooks(ASSIGNMENT, [bad])
+    found, problems = _match([bad])
     assert found == {}
     assert _kinds(problems) == ["malformed-notebook"]
     assert "not valid JSON" in problems[0].detail
@@ -31,14 +37,14 @@ def test_renamed_notebook_is_matched_by_its_cells(tmp_path, release):
     """Is 'my homework (1).ipynb' graded as the assignment notebook, and reported as renamed?"""
     path = tmp_path / "my homework (1).ipynb"
     nbformat.write(release, str(path))
-    found, problems = precheck.match_notebooks(ASSIGNMENT, [path])
-    assert found == {ASSIGNMENT: path}
+    found, problems = _match([path])
+    assert list(found) == [ASSIGNMENT] and found[ASSIGNMENT].cells[0].source == release.cells[0].source
     assert _kinds(problems) == ["renamed-notebook"]
 
 
 def test_missing_notebook_is_reported(tmp_path):
     """With no notebook at all, is the expected one reported missing (it will score 0)?"""
-    found, problems = precheck.match_notebooks(ASSIGNMENT, [])
+    found, problems = _match([])
     assert found == {} and _kinds(problems) == ["missing-notebook"]
 
 

@@ -1,4 +1,6 @@
 """The instructor's pipeline end to end on the bundled honest samples (python -m autograder grade)."""
+import base64
+import dataclasses
 import json
 import re
 import shutil
@@ -6,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+
+from dataclasses import asdict
 
 from autograder import course, executors, grade, sandbox
 from autograder.records import Job
@@ -101,9 +105,14 @@ def test_zip_of_submissions_and_another_gradebook_url(tmp_path):
 def test_a_grader_crash_is_recorded_as_a_problem_not_lost(tmp_path):
     """If the grading process itself fails (here: its course files are missing), is the submission still
     recorded (0, grader-error) for review, with what the worker said?"""
-    job = Job("s", "a1_neuron", "k", {"a1_neuron": "{}"}, timeout=5, wall_timeout=60, limits={})
-    result = executors.run_in_child(job, tmp_path / "no-course", tmp_path / "w", {"enabled": False, "cgroup_root": ""},
-                                    executors.worker_processes())
+    probe = sandbox.probe(tmp_path / "probe")
+    server = executors.start_server(probe, tmp_path / "scratch", [], grade.Settings(out=tmp_path).worker_user)
+    try:
+        job = Job("s", "a1_neuron", "k", {"a1_neuron.ipynb": base64.b64encode(b"{}").decode()}, timeout=5,
+                  wall_timeout=60, limits=asdict(sandbox.Limits()))
+        result = executors.run_job(server, job, tmp_path / "no-course", probe.kernel_settings())
+    finally:
+        server.close()
     assert result.grades == [] and [p.kind for p in result.problems] == ["grader-error"]
     assert "no-course" in result.problems[0].detail
 
@@ -114,8 +123,8 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
     settings = grade.Settings(out=tmp_path, allow_unsandboxed=False, progress=False)
     with pytest.raises(grade.SandboxUnavailable, match="(?s)REFUSING TO GRADE.*bubblewrap"):
         grade.grade(HONEST, settings)
-    settings.allow_unsandboxed = True
-    assert grade.check_sandbox(settings).missing == ["bubblewrap is not installed"]
+    settings = dataclasses.replace(settings, allow_unsandboxed=True)
+    assert grade.check_sandbox(settings, tmp_path).missing == ["bubblewrap is not installed"]
 
 
 @pytest.mark.parametrize("setting, message", [
