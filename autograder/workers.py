@@ -51,6 +51,7 @@ DEFAULT_WORKER_USER = "rnncourse-grader"
 WORKER_MEMORY_MB = 4096                # address space of a worker (the grader's own process, not the kernel)
 WORKER_TMP_MB = 512                    # the job's private temporary folder (kernel sockets, nbgrader's scratch)
 JOB_TMP = "/job-tmp"                   # where it is mounted (a short path: socket paths are limited)
+SERVER_TMP = "/server-tmp"             # the server's own scratch (matplotlib's cache while it preloads); hidden from jobs
 PRELOAD = ["autograder.worker", "matplotlib.pyplot", "rnncore"]   # what every job imports: once, in the server
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -132,7 +133,7 @@ def server_command(mode, jobs_dir, readable, cgroups):
         cmd = ["bwrap", "--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL",
                "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"]
     cmd += ["--die-with-parent", "--dev", "/dev", "--proc", "/proc", "--perms", "0755", "--tmpfs", "/tmp",
-            "--perms", "0755", "--dir", JOB_TMP]
+            "--perms", "0755", "--dir", JOB_TMP, "--perms", "0700", "--tmpfs", SERVER_TMP]
     cmd += sandbox.system_view()
     mounted = []
     for path in [*sandbox.visible_paths(), *package_sources(), *readable]:
@@ -144,9 +145,13 @@ def server_command(mode, jobs_dir, readable, cgroups):
     cmd += sandbox.parent_folders(jobs_dir) + ["--bind", str(jobs_dir), str(jobs_dir)]
     for root in cgroups.roots:                             # the supervisors make the kernels' cgroups
         cmd += ["--bind" if mode == "root" else "--ro-bind", root, root]
+    cmd += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]   # the view's own folders, too
     venv_bin = os.path.dirname(sys.executable)
-    cmd += ["--clearenv", "--setenv", "PATH", f"{venv_bin}:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONUNBUFFERED", "1",
+    roots = ":".join(dict.fromkeys(str(Path(p).parent) for p in package_sources()))   # the grader this process runs
+    cmd += ["--clearenv", "--setenv", "PATH", f"{venv_bin}:/usr/bin:/bin", "--setenv", "PYTHONPATH", roots,
+            "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "HOME", SERVER_TMP, "--setenv", "MPLCONFIGDIR", SERVER_TMP,
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONUNBUFFERED", "1",
             "--chdir", "/", "--"]
     return cmd + main
 
@@ -387,6 +392,7 @@ def _private_mounts(jobs_dir, workdir, kind):
     _mount(str(workdir), str(workdir), None, MS_BIND)
     _mount(None, str(workdir), None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
     _mount("tmpfs", JOB_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={WORKER_TMP_MB}m,mode=1777")
+    _mount("tmpfs", SERVER_TMP, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0755")   # empty, read-only
 
 
 def _serve_kernel_requests(channel, worker_pid, launcher):

@@ -492,6 +492,26 @@ def secrets():
     return nb
 
 
+def memory_tree():
+    """Four children of 2 GB each: every process stays under its own address-space limit, the tree does not."""
+    nb = stubbed()
+    insert_after(nb, "setup", '''
+        import os
+        import numpy as np
+        children = []
+        for k in range(4):
+            pid = os.fork()
+            if pid == 0:
+                block = np.ones(2 ** 28)          # 2 GB, every page touched
+                block += 1.0
+                os._exit(0)
+            children.append(pid)
+        statuses = [os.waitpid(pid, 0)[1] for pid in children]
+        print("children started:", len(children), "killed:", sum(os.WIFSIGNALED(s) for s in statuses))
+    ''')
+    return nb
+
+
 def floods():
     """Output floods: update_display_data in a loop, a huge HTML display, a huge print, prints in every call."""
     nb = stubbed({"sigmoid": "print('z' * 5_000_000)\nraise NotImplementedError()"})
@@ -600,6 +620,7 @@ ATTACKS = {
     "scan_evasion": scan_evasion,
     "secrets": secrets,
     "floods": floods,
+    "memory_tree": memory_tree,
     "html_injection": html_injection,
     "terminal_escapes": terminal_escapes,
     "forgery": forgery,

@@ -11,19 +11,27 @@ import contextlib
 import html
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import attacks
+from autograder import course, sandbox
+from autograder.sample_submissions import filled
 from autograder.report import print_summary
 from grading import grades_by_submission, require_sandbox, run_grading
 
 pytestmark = pytest.mark.slow
 A1 = attacks.A1
+A2 = "a2_optimizers"
 FORGED_KINDS = {"timeout", "kernel-died", "not-run", "output-truncated", "grader-error"}
 
 
@@ -288,3 +296,65 @@ def test_a_cell_marked_graded_by_the_student_adds_no_points(graded):
     assert "bonus" not in row
     assert row["max_score"] == 100.0
     assert {"edited-test-cell", "deleted-test-cell"} <= {p["kind"] for p in _problems(out, "metadata_tricks")}
+
+
+# --- the kernel as a whole ---------------------------------------------------------------------------------
+def test_a_kernels_children_share_one_memory_limit(graded):
+    """Four children of 2 GB each: does the kernel's whole process tree stay under its memory limit?"""
+    out, _, _ = graded
+    timing = json.loads((Path(out) / "results" / "memory_tree" / f"{A1}.json").read_text())["timing"]
+    limit = sandbox.Limits().memory_mb
+    assert "kernel_peak_mb" in timing, "the kernel's peak memory was not measured (no memory cgroup?)"
+    assert 1500 < timing["kernel_peak_mb"] <= limit + 16, timing      # it did allocate, and no more than the limit
+
+
+# --- the grader's objects: out of the student's reach ------------------------------------------------------------
+# The body of minimize: the held-out attack (an object array from the test's optimizer, then its tofile() aimed at
+# the grader), then an honest trajectory.
+REACH_GRADER = '''
+for target in TARGETS:
+    try:
+        array = optimizer.init([None])["acc"]
+        array.fill("print('owned')")
+        array.tofile(target)
+    except Exception as err:
+        print("refused:", type(err).__name__)
+theta, state = theta0, optimizer.init(theta0)
+path = [theta]
+for _ in range(steps):
+    theta, state = optimizer.step(theta, grad_fn, state)
+    path.append(theta)
+return path
+'''
+
+
+def test_a_tests_object_gives_the_students_code_no_write(tmp_path):
+    """a2's hidden test hands its optimizer to the student's minimize. Can minimize reach a method of the grader's
+    (an object array's tofile) to overwrite a module of the grader, the gradebook or a solution? The grader runs from a
+    temporary copy of the repository, so a write that got through would change the copy."""
+    require_sandbox(tmp_path / "probe")
+    repository = tmp_path / "repository"
+    for name in ("autograder", "rnncore", "solutions", "assignments"):
+        shutil.copytree(course.REPO / name, repository / name, ignore=shutil.ignore_patterns("__pycache__", "samples"))
+    out = tmp_path / "out"
+    targets = [repository / "autograder" / "workers.py", out / "gradebook.db",
+               repository / "solutions" / A2 / f"{A2}.ipynb"]
+    guarded = {path: path.read_bytes() for path in targets if path.exists()}
+    submissions = tmp_path / "submissions"
+    for student, bodies in (("attacker", {"minimize": f"TARGETS = {[str(t) for t in targets]!r}\n" + REACH_GRADER}),
+                            ("bystander", {})):
+        path = submissions / student / A2 / f"{A2}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(nbformat.writes(filled(A2, bodies), version=4))
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--jobs", "2",
+                          "--quiet"], capture_output=True, text=True, timeout=900, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(repository)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = grades_by_submission(out)
+    assert rows[("bystander", A2)]["score"] == 100.0
+    assert rows[("attacker", A2)]["test_minimize"] == 0.0
+    failure = json.loads((out / "results" / "attacker" / f"{A2}.json").read_text())["failures"]["test_minimize"]
+    assert "CallbackFault" in failure and "cannot be sent" in failure, failure
+    for path, before in guarded.items():
+        assert path.read_bytes() == before, f"{path} changed"
+    assert not (repository / "autograder" / "owned.py").exists()
