@@ -163,6 +163,8 @@ def prepare_gradebooks(settings):
     cache.mkdir(parents=True, exist_ok=True)
     version = hashlib.sha256(f"{solutions_hash()}\n{settings.course_id}".encode()).hexdigest()[:16]
     template = cache / f"template-{version}.db"
+    for leftover in cache.glob(".template-*.db"):          # what a killed run was writing
+        leftover.unlink(missing_ok=True)
     if not gradebook.is_complete(template, course.assignment_ids()):
         for old in cache.glob("template-*.db"):
             old.unlink()

@@ -9,6 +9,7 @@ assignment with a column per graded part, which nbgrader's built-in CSV export d
 import contextlib
 import csv
 import hashlib
+import os
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +65,8 @@ def check(db_url, course_id):
             courses = {row[0] for row in connection.execute(text("SELECT id FROM course"))}
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+        if db_url.startswith("sqlite"):
+            raise GradebookError(explain(exc, db_url)) from None
         raise GradebookError(f"cannot open the gradebook {_safe(db_url)}: {first}; check the user, the password, "
                              "the host and that the database exists (PostgreSQL: createdb)") from None
     finally:
@@ -212,6 +215,12 @@ class PartsCsvExport(ExportPlugin):
 
 
 def export_csv(db_url, path, course_id):
-    """Write the parts CSV of the whole gradebook to path; returns the rows."""
-    with Gradebook(db_url, course_id) as gb:
-        return PartsCsvExport(to=str(path)).export(gb)
+    """Write the parts CSV of the whole gradebook to path (atomically); returns the rows."""
+    scratch = Path(path).with_name(f".{Path(path).name}.{os.getpid()}")
+    try:
+        with Gradebook(db_url, course_id) as gb:
+            rows = PartsCsvExport(to=str(scratch)).export(gb)
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return rows

@@ -263,8 +263,11 @@ class CourseFiles:
         if (target / "complete").is_file():
             return target
         Path(folder).mkdir(parents=True, exist_ok=True)
+        for leftover in Path(folder).glob(".writing-*-*"):     # what a killed process was writing
+            if not Path(f"/proc/{leftover.name.split('-')[1]}").exists():
+                shutil.rmtree(leftover, ignore_errors=True)
         shutil.rmtree(target, ignore_errors=True)            # a copy that was not finished
-        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".writing-"))
+        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=f".writing-{os.getpid()}-"))
         for kind, notebooks in (("source", self.sources), ("release", self.releases)):
             for assignment, files in notebooks.items():
                 (scratch / kind / assignment).mkdir(parents=True)
