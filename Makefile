@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: setup demo test test-fast lectures assignments release samples bench clean lab hub
+.PHONY: setup demo test test-fast fuzz lectures assignments release samples bench clean lab hub
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test: $(STAMP)
 ## The quick tests: everything not marked slow (rnncore, the grader's unit tests), no notebooks.
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"
+
+## The property-based tests of what decodes a submission, with many more examples than `make test` runs
+## (tests/test_fuzz_intake.py); a failure it finds is pinned there with @example.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz_intake.py
 
 ## Re-execute the lecture notebooks in place (after changing them or rnncore) and store them clean
 ## (no stderr, finished progress bars, a hint instead of each slider; see lectures/execute_and_clean.py),

@@ -15,6 +15,7 @@ cells is refused before nbformat parses it.
 import ast
 import json
 import re
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -72,7 +73,9 @@ def parse_notebook(data):
             nb = nbformat.v4.nbjson.to_notebook(data)         # what nbformat.reads does after json.loads
         else:
             nb = nbformat.convert(nbformat.reader.versions[data.get("nbformat")].nbjson.to_notebook(data), 4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():                       # nbformat's notes on ids it fixed: not problems
+            warnings.simplefilter("ignore")
+            nbformat.validate(nb)
         for cell in nb.cells:                                 # metadata the grader reads must have its type
             nbgrader = cell.get("metadata", {}).get("nbgrader")
             if nbgrader is not None and not (isinstance(nbgrader, dict) and isinstance(nbgrader.get("grade_id", ""), str)):
