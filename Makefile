@@ -52,7 +52,7 @@ lab: $(STAMP)
 	mkdir -p build/student-mode
 	$(PY) deploy/student-mode/install.py --prefix build/student-mode --config-only
 	JUPYTER_CONFIG_PATH=$(abspath build/student-mode/etc/jupyter) PYTHONPATH=$(abspath deploy/student-mode) \
-		$(VENV)/bin/jupyter lab
+		$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## A demo JupyterHub for the course on http://127.0.0.1:8000 (deploy/jupyterhub/README.md): accounts
 ## instructor, student1, student2, password rnn-demo; its state is in build/hub. As root (the way to
