@@ -77,7 +77,7 @@ def ensure_environment(env):
     """Create (or bring up to date) the environment every single-user server runs from."""
     python = shared_python()
     stamp = env / ".rnncourse-hub-env"
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + str(python).encode()).hexdigest()
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + f"{python}\n{REPO}".encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == want:
         return env
     print(f"hub set-up: creating the users' environment {env} from {python} (once, about a minute)", flush=True)

@@ -311,6 +311,7 @@ def terminal_run(page, command, timeout=120, clear=True):
         page.wait_for_function("sel => ![...document.querySelectorAll(sel + ' .xterm-accessibility-tree > div')]"
                                ".some(d => d.textContent.includes('@@'))", arg=VISIBLE_TERMINAL, timeout=10_000)
     before = len(re.findall(r"@@status=(\d+)@@", terminal_screen(page)))
+    # type(), not insert_text(): xterm.js reads key events, and drops text inserted into its textarea.
     page.keyboard.type(command.rstrip("\n") + "\n")
     page.keyboard.type('echo "@@status=$?@@"\n')
     deadline = time.monotonic() + timeout

@@ -23,17 +23,36 @@ import pytest
 
 import labdriver as lab
 
-HUB_CONFIG = lab.REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+# The hub runs from a copy of the repository: it closes the instructor-only folders of the repository it runs
+# from, and the other tests, running at the same time, must keep reading this one's.
+HUB_REPO = lab.REPO / "build" / "hub-test-repo"
+HUB_CONFIG = HUB_REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 GUIDE = lab.REPO / "docs" / "instructor-guide.md"
 HUB_ENV = lab.REPO / "build" / "hub-test-env"        # the users' environment, kept between runs (about 30 s to make)
+REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "pyproject.toml",
+                    "README.md"]
 PASSWORD = "browser-test"
 ASSIGNMENT = "a1_neuron"
 STUDENT_COMMANDS = re.compile(r"nbgrader (fetch_assignment|submit|fetch_feedback)\b")
 
 
+def copy_repository():
+    """HUB_REPO: what the hub uses of this repository, copied afresh (the users' environment is installed from it)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for part in REPOSITORY_PARTS:
+        source, target = lab.REPO / part, HUB_REPO / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+
+
 def load_hubsetup():
     import importlib.util
-    spec = importlib.util.spec_from_file_location("hubsetup", lab.REPO / "deploy" / "jupyterhub" / "hubsetup.py")
+    spec = importlib.util.spec_from_file_location("hubsetup", HUB_REPO / "deploy" / "jupyterhub" / "hubsetup.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -79,6 +98,7 @@ def hub(browser):
     root.chmod(0o755)
     tag = "rnn" + secrets.token_hex(3)
     names = {"instructor": f"{tag}-t", "student1": f"{tag}-s1", "student2": f"{tag}-s2"}
+    copy_repository()
     port = lab.free_port()
     env = dict(os.environ)
     env.update(RNNCOURSE_HUB_ROOT=str(root / "hub"), RNNCOURSE_HUB_PORT=str(port), RNNCOURSE_HUB_PASSWORD=PASSWORD,
@@ -222,8 +242,8 @@ def test_a_term_on_the_hub_with_real_accounts(hub, browser, screenshots):
         attempts = [f"ls {home / student1}", f"cat {home / student1 / ASSIGNMENT / notebook.name}",
                     f"ls {course / 'source'}", f"cat {course / 'gradebook.db'}",
                     f"cat {course / 'source' / ASSIGNMENT / notebook.name}",
-                    f"cat {lab.REPO / 'solutions' / ASSIGNMENT / notebook.name}",
-                    f"ls {lab.REPO / 'autograder' / 'samples'}", "ls $EXCHANGE/$ID/inbound"]
+                    f"cat {HUB_REPO / 'solutions' / ASSIGNMENT / notebook.name}",
+                    f"ls {HUB_REPO / 'autograder' / 'samples'}", "ls $EXCHANGE/$ID/inbound"]
         for i, attempt in enumerate(attempts):
             status, screen = lab.terminal_run(other, attempt, clear=i == 0)
             screen = screen.split(attempt)[-1]
