@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: setup demo test test-fast fuzz lectures assignments release samples bench clean lab hub
+.PHONY: setup demo test test-fast fuzz lectures assignments release samples bench clean lab hub hub-clean
 
 setup: $(STAMP)
 
@@ -57,12 +57,16 @@ lab: $(STAMP)
 	mkdir -p build/student-mode
 	$(PY) deploy/student-mode/install.py --prefix build/student-mode --config-only
 	JUPYTER_CONFIG_PATH=$(abspath build/student-mode/etc/jupyter) PYTHONPATH=$(abspath deploy/student-mode) \
-		$(VENV)/bin/jupyter lab
+		$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## A demo JupyterHub for the course on http://127.0.0.1:8000 (deploy/jupyterhub/README.md): accounts
-## instructor, student1, student2, password rnn-demo; its state is in build/hub.
+## instructor, student1, student2, password rnn-demo; its state is in build/hub. As root (the way to
+## run it) each is a Unix account of its own; `make hub-clean` removes them and the hub's state.
 hub: $(STAMP)
 	$(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
+hub-clean: $(STAMP)
+	$(PY) deploy/jupyterhub/hubsetup.py remove build/hub
 
 ## Regenerate the student versions in assignments/ from solutions/.
 assignments: $(STAMP)
@@ -82,4 +86,5 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
+	if [ -d build/hub/state ]; then $(PY) deploy/jupyterhub/hubsetup.py remove build/hub; fi
 	rm -rf build grading-out .pytest_cache

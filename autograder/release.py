@@ -2,10 +2,10 @@
 
 What a student gets, and nothing the grader keeps secret:
 
-    OUT/README.md                   how to start (Russian): two commands
+    OUT/README.md                   how to start (Russian): two commands, links to every lecture and assignment
     OUT/Makefile, OUT/pyproject.toml   the student environment, pinned like the course's own
     OUT/check_assignments.py        runs the visible tests of every assignment
-    OUT/lectures/                   the executed lecture notebooks and their README
+    OUT/lectures/                   the executed lecture notebooks (read-only: mode 444) and their README
     OUT/assignments/<a>/<a>.ipynb   the student versions that `python -m autograder build` made
     OUT/rnncore/                    the reference package and its data
     OUT/autograder/__init__.py, OUT/autograder/testing.py   what the visible tests import
@@ -35,7 +35,12 @@ ZIP_DATE = (2020, 1, 1, 0, 0, 0)          # fixed dates: the same edition gives 
 STUDENT_MODE = Path("deploy") / "student-mode"
 EXTRA_FILES = [(course.REPO / STUDENT_MODE / name, STUDENT_MODE / name)
                for name in ("install.py", "rnncourse_student_mode.py", "README.md")]
-EXTRA_SETUP = [f"$(VENV)/bin/python {STUDENT_MODE}/install.py --prefix $(VENV)"]
+# The student mode also hides the edition's machinery from JupyterLab's file browser and writes the kernelspec
+# that runs the lectures with the Makefile's pins (install.py's NOTEBOOK_ENV).
+HIDDEN = ["autograder", "deploy", "*.egg-info", "build"]
+EXTRA_SETUP = [f"$(VENV)/bin/python {STUDENT_MODE}/install.py --prefix $(VENV)"
+               + "".join(f" --hide '{name}'" for name in HIDDEN)]
+LECTURE_MODE = 0o444     # lectures are read-only: opening, autosave and Validate leave them as released
 
 
 class ReleaseError(ValueError):
@@ -102,6 +107,8 @@ def release(out):
             (partial / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, partial / dest)
         write_generated(partial)
+        for lecture in (partial / "lectures").glob("*.ipynb"):
+            lecture.chmod(LECTURE_MODE)
     except BaseException:
         shutil.rmtree(partial)
         raise
@@ -114,7 +121,7 @@ def release(out):
 def write_generated(root):
     """The files made for the edition: README, Makefile, pyproject.toml, the check script, the marker."""
     (root / "lectures" / "README.md").write_text(lectures_readme())
-    (root / "README.md").write_text(README)
+    (root / "README.md").write_text(README.replace("@CONTENTS@", contents()))
     (root / "Makefile").write_text(MAKEFILE.replace("@EXTRA_SETUP@\n", "".join(f"\t{line}\n" for line in EXTRA_SETUP)))
     (root / "check_assignments.py").write_text(CHECK_SCRIPT)
     pins = "".join(f'    "{pin}",\n' for pin in student_requirements())
@@ -123,11 +130,23 @@ def write_generated(root):
                                "`python -m autograder release` may replace this folder\n")
 
 
+def contents():
+    """The README's list of lectures and assignments, as Markdown links into the edition."""
+    lectures = sorted(p.name for p in (course.REPO / "lectures").glob("*.ipynb"))
+    lines = ["Лекции (папка [lectures](lectures/README.md)):", ""]
+    lines += [f"- [{name.removesuffix('.ipynb')}](lectures/{name})" for name in lectures]
+    lines += ["", "Задания (папка `assignments/`):", ""]
+    lines += [f"- [{a}](assignments/{a}/{a}.ipynb)" for a in course.assignment_ids()]
+    return "\n".join(lines)
+
+
 def lectures_readme():
     """lectures/README.md with its last section (how to run them in the course repository) replaced."""
     text = (course.REPO / "lectures" / "README.md").read_text()
     head = re.split(r"^## Running them\s*$", text, flags=re.MULTILINE)[0].rstrip()
-    return head + "\n\n## Running them\n\n`make lab` in the folder above opens JupyterLab (see ../README.md).\n"
+    return head + ("\n\n## Running them\n\n`make lab` in the folder above opens JupyterLab (see ../README.md). "
+                   "The lectures are stored read-only, so that they stay as released; to experiment, keep a copy: "
+                   "File → Save Notebook As….\n")
 
 
 def write_zip(out):
@@ -139,7 +158,8 @@ def write_zip(out):
         for path in sorted(p for p in out.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(f"{out.name}/{path.relative_to(out).as_posix()}", ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
+            lecture = path.parent == out / "lectures" and path.suffix == ".ipynb"
+            info.external_attr = (LECTURE_MODE if lecture else 0o644) << 16   # lectures stay read-only when unzipped
             zf.writestr(info, path.read_bytes())
     os.chmod(partial, 0o644)                          # mkstemp made it private
     os.replace(partial, archive)
@@ -164,15 +184,23 @@ make check   # запустить visible tests всех заданий и по�
 
 `make lab` ставит в `.venv` закреплённые версии пакетов (numpy, matplotlib, ipywidgets, JupyterLab,
 nbgrader) и пакет курса `rnncore`, затем открывает JupyterLab в браузере. Остановить — `Ctrl+C` в терминале.
+Эта страница открывается в JupyterLab первой; ссылки ниже открывают лекции и задания.
 
-## Что здесь
+## Содержание
 
-| папка | что в ней |
-|---|---|
-| `lectures/` | семь лекций (Jupyter notebooks с уже посчитанными выводами), см. `lectures/README.md` |
-| `assignments/` | шесть заданий: `a1_neuron`, `a2_optimizers`, `a3_rnn_bptt`, `a4_lstm_gru`, `a5_charlm_birnn`, `a6_seq2seq_attention` |
-| `rnncore/` | reference-пакет на numpy, который используют лекции |
-| `autograder/testing.py` | помощники, которые вызывают visible tests в заданиях |
+@CONTENTS@
+
+Папка `rnncore/` — reference-пакет на numpy, который используют лекции: его функции короткие, их стоит читать.
+
+## Лекции
+
+Лекции уже выполнены: выводы и графики сохранены в них. Чтобы запустить лекцию самому, откройте её
+и выберите Run → Run All Cells; после этого работают слайдеры. Числа получаются те же, что в тексте:
+ядро Python в JupyterLab запускается с теми же настройками numpy и OpenBLAS, с которыми лекции выполнены.
+
+Лекции открыты только для чтения, чтобы всегда оставаться такими, какими их выпустили: автосохранение
+их не меняет, а сохранить изменения поверх лекции нельзя. Чтобы поэкспериментировать и сохранить
+свои изменения, сохраните копию: File → Save Notebook As… (например, `my_01_neuron_and_layers.ipynb`).
 
 ## Как решать задания
 
@@ -181,7 +209,8 @@ nbgrader) и пакет курса `rnncore`, затем открывает Jupy
 2. Ячейка с тестом после каждой функции — visible test: запустите её и прочитайте сообщение, если она падает.
    Hidden tests проверяют то же на других входах; их запускает преподаватель при оценивании.
 3. Перед сдачей: Kernel → Restart Kernel and Run All Cells (или кнопка Validate), затем `make check`.
-   Пока функция не написана, её тесты падают с `NotImplementedError` — `make check` так и пишет.
+   Пока функция не написана, её тесты падают с `NotImplementedError`: `make check` так и пишет, это не ошибка.
+   Если тест написанной функции не проходит, `make check` называет его и завершается с ошибкой.
 4. Не переименовывайте файл, не удаляйте и не меняйте ячейки с тестами: они восстанавливаются при
    оценивании, а переименованный notebook не оценивается.
 5. Сдавайте так, как скажет преподаватель: через вкладку Assignments (nbgrader) на JupyterHub курса или
@@ -195,16 +224,19 @@ MAKEFILE = """\
 PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed-stamp
+# Jupyter refuses to run as root unless told; extra options for `jupyter lab` go in LAB_ARGS.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
 
 .PHONY: lab check setup
 
 ## Set up (the first time) and open JupyterLab.
 lab: $(STAMP)
-\t$(VENV)/bin/jupyter lab
+\t$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Run the visible tests of every assignment (or ASSIGNMENTS="a1_neuron a2_optimizers").
 check: $(STAMP)
-\t$(VENV)/bin/python check_assignments.py $(ASSIGNMENTS)
+\t@$(VENV)/bin/python check_assignments.py $(ASSIGNMENTS)
 
 setup: $(STAMP)
 
@@ -212,6 +244,7 @@ $(STAMP): pyproject.toml
 \t$(PYTHON) -m venv $(VENV)
 \t$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
 @EXTRA_SETUP@
+\tchmod a-w lectures/*.ipynb
 \ttouch $(STAMP)
 """
 
@@ -237,14 +270,16 @@ rnncore = ["data/*.txt"]
 """
 
 CHECK_SCRIPT = '''\
-"""Run the visible tests of the assignments and say, per assignment, which pass.
+\"\"\"Run the visible tests of the assignments and say, per assignment, which pass (in Russian, like the README).
 
     python check_assignments.py [ASSIGNMENT ...]      # default: every folder of assignments/
 
 Each notebook runs top to bottom in a fresh kernel, like "Restart Kernel and Run All Cells";
 a failing cell does not stop the run. The visible tests are the cells nbgrader grades.
-Exit status 0 when every visible test passes, 1 otherwise.
-"""
+Exit status 0 when nothing fails but functions not written yet (NotImplementedError): unfinished
+work is not an error. 1 when a test of a written function fails or another cell raises; 2 for an
+unknown assignment.
+\"\"\"
 import sys
 from pathlib import Path
 
@@ -256,9 +291,10 @@ CELL_TIMEOUT = 600                       # seconds; the training cells of a5 tak
 
 
 def execute(path):
-    """The notebook at path, executed in its own folder with errors kept as outputs."""
+    \"\"\"The notebook at path, executed in its own folder with errors kept as outputs.\"\"\"
     nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=CELL_TIMEOUT, allow_errors=True,
+    # The kernel's own log (not the notebook's output) stays quiet: it warns about plain TCP on every start.
+    NotebookClient(nb, timeout=CELL_TIMEOUT, allow_errors=True, extra_arguments=["--log-level=ERROR"],
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
@@ -268,14 +304,14 @@ def first_error(cell):
 
 
 def summary(nb):
-    """(passed, not written yet, failed with a message, errors in other cells) of an executed notebook."""
+    \"\"\"(passed, not written yet, failed with a message, errors in other cells) of an executed notebook.\"\"\"
     passed, not_written, failed, other = [], [], [], []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         info = cell.metadata.get("nbgrader", {})
         error = first_error(cell)
-        name = info.get("grade_id", "a cell")
+        name = info.get("grade_id", "ячейка")
         if info.get("grade"):
             if error is None:
                 passed.append(name)
@@ -292,24 +328,29 @@ def main(names):
     names = names or sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / f"{p.name}.ipynb").is_file())
     unknown = [n for n in names if not (ASSIGNMENTS / n / f"{n}.ipynb").is_file()]
     if unknown:
-        print(f"no such assignment: {', '.join(unknown)}; the assignments are the folders of {ASSIGNMENTS}")
+        print(f"нет такого задания: {', '.join(unknown)}; задания — это папки {ASSIGNMENTS}")
         return 2
-    all_pass = True
+    unfinished = broken = False
     for name in names:
-        print(f"{name}: running...", flush=True)
+        print(f"{name}: выполняется…", flush=True)
         passed, not_written, failed, other = summary(execute(ASSIGNMENTS / name / f"{name}.ipynb"))
         total = len(passed) + len(not_written) + len(failed)
-        print(f"{name}: {len(passed)} of {total} visible tests pass")
+        print(f"{name}: проходят {len(passed)} из {total} видимых тестов")
         if not_written:
-            print(f"  {len(not_written)} fail with NotImplementedError (not written yet): {', '.join(not_written)}")
+            print(f"  ещё не написаны (NotImplementedError), тестов: {len(not_written)}: {', '.join(not_written)}")
         for line in failed:
-            print(f"  FAILS  {line}")
+            print(f"  НЕ ПРОХОДИТ  {line}")
         for line in other:
-            print(f"  ERROR outside the tests  {line}")
-        all_pass = all_pass and not (not_written or failed or other)
-    print("every visible test passes (hidden tests run when the instructor grades)" if all_pass else
-          "some visible tests do not pass yet: see above")
-    return 0 if all_pass else 1
+            print(f"  ОШИБКА вне тестов  {line}")
+        unfinished = unfinished or bool(not_written)
+        broken = broken or bool(failed or other)
+    if broken:
+        print("Итог: есть тесты, которые не проходят, или ошибки (см. выше).")
+    elif unfinished:
+        print("Итог: ошибок нет, но работа не закончена: не все функции написаны.")
+    else:
+        print("Итог: все видимые тесты проходят (скрытые тесты запустит преподаватель при оценивании).")
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

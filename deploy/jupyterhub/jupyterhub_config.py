@@ -2,19 +2,27 @@
 
     jupyterhub -f deploy/jupyterhub/jupyterhub_config.py          # what `make hub` runs
 
-As written it is the demo: everything on 127.0.0.1, every user a process of the Unix user that runs
-the hub (SimpleLocalProcessSpawner), passwords shared (DummyAuthenticator). README.md beside this
-file says what changes for production. Settings come from the environment:
+As root (what `make hub` expects) every hub user is a real Unix account and each server runs as
+its user (LocalProcessSpawner): hubsetup.py beside this file creates the accounts, an environment
+every account can run, the exchange with nbgrader's permissions, and closes the instructor-only
+folders of the repository to the students. Not as root, everything runs as the one Unix user that
+starts the hub (SimpleLocalProcessSpawner): fine for a look at the interface, but then every
+student can read everything, solutions included. Everything listens on 127.0.0.1 and the password
+is shared (DummyAuthenticator); README.md beside this file says what changes for production.
+Settings come from the environment:
 
-  RNNCOURSE_HUB_ROOT       state folder: hub database, exchange, home folders (default ./build/hub)
-  RNNCOURSE_HUB_PORT       port on 127.0.0.1 (default 8000)
-  RNNCOURSE_HUB_PASSWORD   the demo password of every account (default "rnn-demo")
-  RNNCOURSE_HUB_STUDENTS   comma-separated student accounts (default student1,student2)
+  RNNCOURSE_HUB_ROOT        state folder: accounts' homes, exchange, configuration (default ./build/hub)
+  RNNCOURSE_HUB_ENV         the users' environment (default ROOT/env)
+  RNNCOURSE_HUB_PORT        port on 127.0.0.1 (default 8000)
+  RNNCOURSE_HUB_PASSWORD    the demo password of every account (default "rnn-demo")
+  RNNCOURSE_HUB_INSTRUCTOR  the instructor's account (default instructor)
+  RNNCOURSE_HUB_STUDENTS    comma-separated student accounts (default student1,student2)
 
 The instructor's course folder is HOME/instructor/course in nbgrader's layout (source/ from the
-repository's solutions/, release/ from its assignments/); the instructor has Formgrader and every
-nbgrader command. Students get the student mode of deploy/student-mode/ with the Assignment List
-(fetch, submit, fetch feedback) and Validate, a copy of the lectures and a landing page.
+repository's solutions/, release/ from its assignments/, roster.csv of the demo's students); the
+instructor has Formgrader and every nbgrader command, and the terminal has the variables the
+instructor guide uses. Students get the student mode of deploy/student-mode/ with the Assignment
+List (fetch, submit, fetch feedback) and Validate, the lectures (read-only) and a landing page.
 """
 import importlib.util
 import json
@@ -23,27 +31,34 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 STUDENT_MODE = REPO / "deploy" / "student-mode"
 
 
-def load_student_mode_installer():
-    """deploy/student-mode/install.py as a module (its folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("student_mode_install", STUDENT_MODE / "install.py")
+def load(path, name):
+    """A Python file beside this one (its folder is not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+hubsetup = load(HERE / "hubsetup.py", "rnncourse_hubsetup")
+student_mode = load(STUDENT_MODE / "install.py", "rnncourse_student_mode_install")
+
 ROOT = Path(os.environ.get("RNNCOURSE_HUB_ROOT", "build/hub")).resolve()
+ENV = Path(os.environ.get("RNNCOURSE_HUB_ENV", ROOT / "env")).resolve()
 PORT = int(os.environ.get("RNNCOURSE_HUB_PORT", "8000"))
 PASSWORD = os.environ.get("RNNCOURSE_HUB_PASSWORD", "rnn-demo")
-INSTRUCTOR = "instructor"
+INSTRUCTOR = os.environ.get("RNNCOURSE_HUB_INSTRUCTOR", "instructor").strip()
 STUDENTS = [name.strip() for name in os.environ.get("RNNCOURSE_HUB_STUDENTS", "student1,student2").split(",")
             if name.strip()]
+REAL_USERS = os.geteuid() == 0
 COURSE_ID = "rnn"
 HOME = ROOT / "home"
 EXCHANGE = ROOT / "exchange"
+STATE = ROOT / "state"            # the hub's database, cookie secret, pid files: root only
 COURSE = HOME / INSTRUCTOR / "course"
 CONFIG = ROOT / "config"          # CONFIG/instructor and CONFIG/student: per-role Jupyter config paths
 
@@ -58,9 +73,13 @@ def nbgrader_config(extra=""):
 
 
 def prepare_course():
-    """Create the state folder: exchange, per-role configuration, the instructor's course folder."""
-    EXCHANGE.mkdir(parents=True, exist_ok=True)
-    EXCHANGE.chmod(0o777)  # nbgrader's exchange is shared by every account (one Unix user each in production)
+    """The state folder: exchange, per-role configuration, accounts, the instructor's course folder."""
+    ROOT.mkdir(parents=True, exist_ok=True)
+    ROOT.chmod(0o755)
+    STATE.mkdir(exist_ok=True)
+    STATE.chmod(0o700)
+    EXCHANGE.mkdir(exist_ok=True)
+    EXCHANGE.chmod(0o1777)        # nbgrader's exchange root: everyone writes; the sticky bit as on /tmp
     instructor = CONFIG / "instructor"
     instructor.mkdir(parents=True, exist_ok=True)
     (instructor / "nbgrader_config.py").write_text(nbgrader_config(
@@ -69,17 +88,41 @@ def prepare_course():
     # (the hub's single-user servers answer with frame-ancestors 'none' otherwise).
     (instructor / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}}))
+    # No news prompt for the instructor either (the student mode's setting).
+    student_mode.write_json(instructor / "labconfig" / "default_setting_overrides.d" / "rnncourse-hub.json",
+                            {key: value for key, value in student_mode.settings_overrides().items()
+                             if key == "@jupyterlab/apputils-extension:notification"})
     student = CONFIG / "student"
-    load_student_mode_installer().install(student, python=None, exchange=True, landing="")
-    # nbgrader names a submission after the Unix user; here every account is one Unix user, so the
-    # student id is the hub's name of the account (with one Unix user per student, leave this out).
-    (student / "etc" / "jupyter" / "nbgrader_config.py").write_text(nbgrader_config(
-        "import os\nc.CourseDirectory.student_id = os.environ['JUPYTERHUB_USER']\n"))
+    student_mode.install(student, python=None, exchange=True, landing="")
+    extra = "" if REAL_USERS else "import os\nc.CourseDirectory.student_id = os.environ['JUPYTERHUB_USER']\n"
+    # With one Unix account per user nbgrader names a submission after the account; the demo without
+    # root has one account for all, so there the student id is the hub's name of the user.
+    (student / "etc" / "jupyter" / "nbgrader_config.py").write_text(nbgrader_config(extra))
+    for path in CONFIG.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    if REAL_USERS:
+        hubsetup.ensure_environment(ENV)
+        teacher = hubsetup.ensure_account(INSTRUCTOR, HOME / INSTRUCTOR)
+        for name in STUDENTS:
+            hubsetup.ensure_account(name, HOME / name)
+        hubsetup.close_repository(STATE, teacher.pw_gid)
     if not COURSE.exists():
         for assignment in sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir()):
             shutil.copytree(REPO / "solutions" / assignment, COURSE / "source" / assignment)
             shutil.copytree(REPO / "assignments" / assignment, COURSE / "release" / assignment)
+        (COURSE / "roster.csv").write_text("id,first_name,last_name,email\n" + "".join(
+            f"{name},{name},Demo,{name}@example.org\n" for name in STUDENTS))
     shutil.copy2(instructor / "nbgrader_config.py", COURSE / "nbgrader_config.py")
+    if REAL_USERS:
+        hubsetup.chown_tree(COURSE, teacher.pw_uid, teacher.pw_gid)
+
+
+def terminal_variables(user):
+    """What the account's login shells export: the instructor guide's names, on the hub."""
+    variables = {"EXCHANGE": str(EXCHANGE), "ID": COURSE_ID}
+    if user == INSTRUCTOR:
+        variables.update(REPO=str(REPO), COURSE=str(COURSE))
+    return variables
 
 
 def prepare_home(spawner):
@@ -89,15 +132,23 @@ def prepare_home(spawner):
     home.mkdir(parents=True, exist_ok=True)
     # The student mode's server extension, importable from the repository (no copy in the environment).
     spawner.environment["PYTHONPATH"] = str(STUDENT_MODE)
+    spawner.environment.update(student_mode.NOTEBOOK_ENV)  # lectures give the stored numbers
     if user == INSTRUCTOR:
         spawner.environment["JUPYTER_CONFIG_PATH"] = str(CONFIG / "instructor")
         spawner.default_url = "/lab"
-        return
-    spawner.environment["JUPYTER_CONFIG_PATH"] = str(CONFIG / "student" / "etc" / "jupyter")
-    if not (home / "lectures").exists():
-        shutil.copytree(REPO / "lectures", home / "lectures")
-    shutil.copy2(Path(__file__).with_name("student-landing.md"), home / "README.md")
-    spawner.default_url = "/lab/tree/README.md"
+    else:
+        spawner.environment["JUPYTER_CONFIG_PATH"] = str(CONFIG / "student" / "etc" / "jupyter")
+        if not (home / "lectures").exists():
+            shutil.copytree(REPO / "lectures", home / "lectures")
+            for lecture in (home / "lectures").glob("*.ipynb"):
+                lecture.chmod(0o444)                        # read-only: opening and autosave change nothing
+        shutil.copy2(HERE / "student-landing.md", home / "README.md")
+        spawner.default_url = "/lab/tree/README.md"
+    if REAL_USERS:
+        spawner.environment["PATH"] = f"{ENV / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+        account = hubsetup.ensure_account(user, home)
+        hubsetup.chown_tree(home, account.pw_uid, account.pw_gid)
+        hubsetup.write_profile(home, account.pw_uid, account.pw_gid, ENV, terminal_variables(user))
 
 
 prepare_course()
@@ -107,20 +158,26 @@ c.JupyterHub.port = PORT
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = PORT + 1
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PORT + 2}"
-c.JupyterHub.db_url = f"sqlite:///{ROOT / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = str(ROOT / "jupyterhub_cookie_secret")
-c.JupyterHub.pid_file = str(ROOT / "jupyterhub.pid")
-c.ConfigurableHTTPProxy.pid_file = str(ROOT / "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = PASSWORD
 c.Authenticator.allowed_users = {INSTRUCTOR, *STUDENTS}
 c.Authenticator.admin_users = {INSTRUCTOR}
 
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = str(HOME / "{username}")
-c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
-c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+if REAL_USERS:
+    # Each server runs as its user's account, from the environment every account can run.
+    c.JupyterHub.spawner_class = "localprocess"
+    c.Spawner.cmd = [str(ENV / "bin" / "jupyterhub-singleuser")]
+else:
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(HOME / "{username}")
+    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    print("jupyterhub_config: not root, so every user's server runs as this one Unix user and can read "
+          "every other's files; run `make hub` as root for one account per user", file=sys.stderr)
 c.Spawner.pre_spawn_hook = prepare_home
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120

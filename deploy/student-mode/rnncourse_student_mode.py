@@ -1,4 +1,5 @@
-"""Jupyter server extension of the course's student mode: Validate knows lectures from assignments.
+"""Jupyter server pieces of the course's student mode: Validate knows lectures from assignments, and
+a notebook stored read-only stays read-only.
 
 nbgrader's Validate button sits on every notebook's toolbar. On a lecture (a notebook without a
 single nbgrader test cell) nbgrader re-runs the whole notebook and then reports «Success! Your
@@ -9,10 +10,18 @@ short message instead, without running it.
 
 Enable it with `"ServerApp": {"jpserver_extensions": {"rnncourse_student_mode": true}}` and
 disable `nbgrader.server_extensions.validate_assignment` (deploy/student-mode/install.py does both).
+
+The student edition stores its lectures without write permission. JupyterLab's autosave and its
+Save command leave a file alone when the server reports it not writable, but the server asks the
+operating system, and for root every file is writable. `ReadOnlyContentsManager` reports a file
+without any write bit as not writable whoever runs the server, and refuses to overwrite it (with
+a message that says how to keep a copy); install.py makes it the server's contents manager.
 """
+import stat
 from pathlib import Path
 
 import nbformat
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupyter_server.utils import url_path_join
 from nbgrader.server_extensions.validate_assignment.handlers import (
     NbGraderVersionHandler,
@@ -25,6 +34,34 @@ NOT_AN_ASSIGNMENT = (
     "Validate проверяет задания (папка assignments/ или список Assignments).\n"
     "Лекцию просто выполните: Run → Run All Cells."
 )
+
+
+READ_ONLY = ("{name} открыт только для чтения: лекции не меняются, ни при автосохранении, ни по Validate "
+             "(проверять в лекции нечего). Чтобы поэкспериментировать и сохранить свои изменения, "
+             "сохраните копию: File → Save Notebook As… (например, my_{name}).")
+
+
+class ReadOnlyContentsManager(AsyncLargeFileManager):
+    """Jupyter's file contents manager, except that a file without any write permission bit is
+    reported as not writable and is never overwritten, whoever runs the server (root included)."""
+
+    def stored_read_only(self, path):
+        try:
+            mode = Path(self.root_dir, *path.strip("/").split("/")).stat().st_mode
+        except OSError:
+            return False
+        return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+    async def get(self, path, content=True, type=None, format=None, require_hash=False):
+        model = await super().get(path, content=content, type=type, format=format, require_hash=require_hash)
+        if model.get("type") != "directory" and self.stored_read_only(path):
+            model["writable"] = False
+        return model
+
+    async def save(self, model, path=""):
+        if self.stored_read_only(path):
+            raise web.HTTPError(403, READ_ONLY.format(name=Path(path).name))
+        return await super().save(model, path)
 
 
 def has_test_cells(notebook):

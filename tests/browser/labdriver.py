@@ -268,3 +268,57 @@ def close_tab(page, discard=True, timeout=10):
     label = "Discard" if discard else "Save"
     dialog.locator(".jp-Dialog-button", has_text=label).click()
     dialog.wait_for(state="detached", timeout=timeout * 1000)
+
+
+# --- JupyterLab's terminal ---------------------------------------------------------------------
+# xterm.js draws on a canvas; with the setting screenReaderMode it also keeps the visible rows as text
+# in .xterm-accessibility-tree, which is what these helpers read.
+
+TERMINAL_SETTINGS = ("@jupyterlab", "terminal-extension", "plugin.jupyterlab-settings")
+VISIBLE_TERMINAL = "#jp-main-dock-panel .jp-Terminal:not(.lm-mod-hidden)"
+
+
+def terminal_settings_file(settings_dir):
+    """Where JupyterLab reads a user's terminal settings (write {"screenReaderMode": true} there)."""
+    return Path(settings_dir).joinpath(*TERMINAL_SETTINGS)
+
+
+def open_terminal(page, timeout=60):
+    """A new terminal from the launcher (the file browser's + button); waits for the shell's prompt."""
+    page.locator('[data-command="launcher:create"]').first.click()
+    page.locator(".jp-LauncherCard[title='Start a new terminal session']:visible").first.click()
+    terminal = page.locator(VISIBLE_TERMINAL).first
+    terminal.wait_for(timeout=timeout * 1000)
+    page.wait_for_function("sel => /\\$\\s*$/.test(terminal_text(sel))".replace(
+        "terminal_text(sel)", "[...document.querySelectorAll(sel + ' .xterm-accessibility-tree > div')]"
+        ".map(d => d.textContent).join('\\n').trimEnd()"), arg=VISIBLE_TERMINAL, timeout=timeout * 1000)
+    return terminal
+
+
+def terminal_screen(page):
+    """The text of the visible terminal's rows."""
+    return page.evaluate("sel => [...document.querySelectorAll(sel + ' .xterm-accessibility-tree > div')]"
+                         ".map(d => d.textContent.trimEnd()).join('\\n')", VISIBLE_TERMINAL)
+
+
+def terminal_run(page, command, timeout=120, clear=True):
+    """Type `command` (one or more lines) into the visible terminal and wait until it has finished;
+    returns (exit status, the screen's text). The status comes from an `echo` typed after it.
+    clear: clear the screen first (else the earlier commands stay in view, as long as they fit)."""
+    page.locator(VISIBLE_TERMINAL).first.click()
+    if clear:
+        page.keyboard.type("clear\n")
+        page.wait_for_function("sel => ![...document.querySelectorAll(sel + ' .xterm-accessibility-tree > div')]"
+                               ".some(d => d.textContent.includes('@@'))", arg=VISIBLE_TERMINAL, timeout=10_000)
+    before = len(re.findall(r"@@status=(\d+)@@", terminal_screen(page)))
+    # type(), not insert_text(): xterm.js reads key events, and drops text inserted into its textarea.
+    page.keyboard.type(command.rstrip("\n") + "\n")
+    page.keyboard.type('echo "@@status=$?@@"\n')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = terminal_screen(page)
+        found = re.findall(r"@@status=(\d+)@@", screen)
+        if len(found) > before:
+            return int(found[-1]), screen
+        page.wait_for_timeout(300)
+    raise TimeoutError(f"{command!r} did not finish within {timeout} s; the terminal shows:\n{terminal_screen(page)}")

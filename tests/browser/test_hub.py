@@ -1,94 +1,163 @@
-"""The course on JupyterHub (deploy/jupyterhub/), end to end through nbgrader's exchange.
+"""The course on JupyterHub (deploy/jupyterhub/), a whole term, with real Unix accounts.
 
-The demo hub runs on 127.0.0.1 (DummyAuthenticator, local processes, the PyPI proxy). The instructor
-releases a1 and later collects, grades with `python -m autograder grade` into the course's gradebook
-and feedback/ folder, and releases the feedback, all on the command line as the instructor's server
-would; the student does everything in Chromium: log in, fetch a1 in the Assignment List, write one
-function, submit, fetch the feedback and read the score.
+The demo hub runs on 127.0.0.1 as root, as `make hub` does: every user is a Unix account made for the
+test (names that cannot clash with real ones, removed at the end) and every server runs as its
+account. The instructor types the commands of docs/instructor-guide.md (steps 2b to 6) into the
+terminal of his JupyterLab; student1 works in the browser (Assignment List: fetch, write one function,
+submit, fetch and read the feedback); student2 types the guide's student commands into his terminal,
+and tries to read what is not his: another student's folder, the instructor's course (solutions,
+gradebook), the repository's solutions and sample submissions, the exchange's inbox. Each refused.
 """
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 import labdriver as lab
 
-HUB_CONFIG = lab.REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+# The hub runs from a copy of the repository: it closes the instructor-only folders of the repository it runs
+# from, and the other tests, running at the same time, must keep reading this one's.
+HUB_REPO = lab.REPO / "build" / "hub-test-repo"
+HUB_CONFIG = HUB_REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+GUIDE = lab.REPO / "docs" / "instructor-guide.md"
+HUB_ENV = lab.REPO / "build" / "hub-test-env"        # the users' environment, kept between runs (about 30 s to make)
+REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "pyproject.toml",
+                    "README.md"]
 PASSWORD = "browser-test"
-STUDENT = "student1"
 ASSIGNMENT = "a1_neuron"
+STUDENT_COMMANDS = re.compile(r"nbgrader (fetch_assignment|submit|fetch_feedback)\b")
 
 
-def hub_env(root, port):
-    env = dict(os.environ)
-    env.update(RNNCOURSE_HUB_ROOT=str(root), RNNCOURSE_HUB_PORT=str(port), RNNCOURSE_HUB_PASSWORD=PASSWORD,
-               RNNCOURSE_HUB_STUDENTS=STUDENT,
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    env.pop("MPLBACKEND", None)
-    return env
+def copy_repository():
+    """HUB_REPO: what the hub uses of this repository, copied afresh (the users' environment is installed from it)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for part in REPOSITORY_PARTS:
+        source, target = lab.REPO / part, HUB_REPO / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+
+
+def load_hubsetup():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("hubsetup", HUB_REPO / "deploy" / "jupyterhub" / "hubsetup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def guide_blocks():
+    """[(role, [command, ...])] of the instructor guide's sh blocks from step 2b on, in order.
+
+    A command is one logical shell line: backslash continuations joined, a for loop up to its `done`.
+    A block is the student's if it runs a student's nbgrader command, else the instructor's."""
+    text = GUIDE.read_text()
+    text = text[text.index("### b. nbgrader's exchange"):]
+    blocks = []
+    for body in re.findall(r"```sh\n(.*?)```", text, re.S):
+        commands, current, depth = [], "", 0
+        for line in body.splitlines():
+            if not line.strip() and not current:
+                continue
+            current += line + "\n"
+            words = re.sub(r"#.*", "", line).split()
+            depth += words.count("do") - words.count("done")
+            if not line.rstrip().endswith("\\") and depth == 0:
+                commands.append(current.rstrip("\n"))
+                current = ""
+        role = "student" if any(STUDENT_COMMANDS.search(c) for c in commands) else "instructor"
+        blocks.append((role, commands))
+    return blocks
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, browser):
-    """(base URL, state folder) of the demo hub; the hub, its proxy and every server stop after the module."""
+def hub(browser):
+    """(base URL, state folder, account names) of the demo hub run as root; the hub, every server and the
+    accounts are gone after the module, and the repository's folders have their modes back."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        message = "the hub test makes real Unix accounts: run it as root (CI does), with useradd"
+        if os.environ.get("RNNCOURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     if shutil.which("jupyterhub", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("JupyterHub is not installed: pip install -e '.[browser]'")
-    root = tmp_path_factory.mktemp("hub")
+    # Under /tmp itself: pytest's own temporary folders are closed to the accounts (mode 700).
+    root = Path(tempfile.mkdtemp(prefix="rnncourse-hub-", dir="/tmp"))
+    root.chmod(0o755)
+    tag = "rnn" + secrets.token_hex(3)
+    names = {"instructor": f"{tag}-t", "student1": f"{tag}-s1", "student2": f"{tag}-s2"}
+    copy_repository()
     port = lab.free_port()
+    env = dict(os.environ)
+    env.update(RNNCOURSE_HUB_ROOT=str(root / "hub"), RNNCOURSE_HUB_PORT=str(port), RNNCOURSE_HUB_PASSWORD=PASSWORD,
+               RNNCOURSE_HUB_ENV=str(HUB_ENV), RNNCOURSE_HUB_INSTRUCTOR=names["instructor"],
+               RNNCOURSE_HUB_STUDENTS=f"{names['student1']},{names['student2']}",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.pop("MPLBACKEND", None)
     log = root / "jupyterhub.log"
+    hubsetup = load_hubsetup()
     with open(log, "w") as out:
         process = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)],
-                                   cwd=root, env=hub_env(root, port), stdout=out, stderr=subprocess.STDOUT)
+                                   cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        lab.wait_http(f"{base}/hub/api", 120, process, log)
-        yield base, root
+        lab.wait_http(f"{base}/hub/api", 240, process, log)
+        for name in names.values():           # terminals keep their text readable (see labdriver)
+            settings = lab.terminal_settings_file(root / "hub" / "home" / name / ".jupyter" / "lab" / "user-settings")
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            settings.write_text(json.dumps({"screenReaderMode": True}))
+            hubsetup.chown_tree(root / "hub" / "home" / name / ".jupyter", *uid_gid(name))
+        yield base, root / "hub", names
     finally:
         lab.stop(process, timeout=30)
-        stop_leftovers(root)
+        stop_leftovers(root / "hub", names)
+        hubsetup.remove(root / "hub")
+        shutil.rmtree(root, ignore_errors=True)
 
 
-def stop_leftovers(root):
-    """Stop what the hub started if it could not stop it: the proxy and the users' servers.
+def uid_gid(name):
+    import pwd
+    entry = pwd.getpwnam(name)
+    return entry.pw_uid, entry.pw_gid
 
-    Their process ids are in the hub's state folder (the proxy's pid file, the spawners' state in
-    jupyterhub.sqlite); nothing else is touched.
-    """
+
+def stop_leftovers(root, names):
+    """Stop what the hub could not stop: its proxy, and processes of the test's own accounts (by pid)."""
+    import pwd
     pids = []
-    pid_file = root / "proxy.pid"
+    pid_file = root / "state" / "proxy.pid"
     if pid_file.exists() and pid_file.read_text().strip().isdigit():
         pids.append(int(pid_file.read_text().strip()))
-    database = root / "jupyterhub.sqlite"
-    if database.exists():
-        with sqlite3.connect(database) as connection:
-            for (state,) in connection.execute("SELECT state FROM spawners"):
-                pid = json.loads(state or "{}").get("pid")
-                if pid:
-                    pids.append(int(pid))
-    for pid in pids:
-        cmdline = Path(f"/proc/{pid}/cmdline")
+    uids = set()
+    for name in names.values():
         try:
-            if any(name in cmdline.read_bytes() for name in (b"jupyterhub-singleuser", b"configurable-http-proxy")):
-                os.kill(pid, signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+        except KeyError:
             pass
-
-
-def as_instructor(root, *command, timeout=300):
-    """Run a command in the instructor's course folder with the instructor's configuration."""
-    course = root / "home" / "instructor" / "course"
-    env = hub_env(root, 0)
-    env.update(JUPYTER_CONFIG_PATH=str(root / "config" / "instructor"), JUPYTERHUB_USER="instructor")
-    result = subprocess.run(list(command), cwd=course, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if proc.stat().st_uid in uids:
+                    pids.append(int(proc.name))
+            except FileNotFoundError:
+                pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def solution_source(grade_id):
@@ -103,76 +172,120 @@ def cell_index(path, grade_id):
                 if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def test_release_fetch_submit_grade_feedback(hub, browser, screenshots, tmp_path):
-    base, root = hub
-    nbgrader = str(Path(sys.executable).parent / "nbgrader")
-    as_instructor(root, nbgrader, "release_assignment", ASSIGNMENT)
-
+def new_page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    return context, page
+
+
+def run_block(page, commands, who, timeout=300):
+    """Type each command into the visible terminal; every one must succeed. Returns the screens."""
+    screens = []
+    for command in commands:
+        status, screen = lab.terminal_run(page, command, timeout=timeout)
+        assert status == 0, f"{who}'s terminal: {command!r} exited with {status}:\n{screen}"
+        screens.append(screen)
+    return screens
+
+
+def test_a_term_on_the_hub_with_real_accounts(hub, browser, screenshots):
+    base, root, names = hub
+    instructor, student1, student2 = names["instructor"], names["student1"], names["student2"]
+    home = root / "home"
+    course = home / instructor / "course"
+    blocks = guide_blocks()
+    assert [role for role, _ in blocks] == ["instructor", "student", "instructor", "instructor", "instructor",
+                                            "student", "instructor"], blocks
+    release, fetch_submit, collect, grade, release_feedback, fetch_feedback, export = [c for _, c in blocks]
+
+    # The instructor releases every assignment from the terminal, as the guide says.
+    teacher_context, teacher = new_page(browser)
+    student_context, student = new_page(browser)
     try:
-        # The student logs in and lands on the course's page, in the student mode.
-        lab.hub_login(page, base, STUDENT, PASSWORD)
-        page.locator(".jp-RenderedMarkdown h1").first.wait_for()
-        lab.shot(page, screenshots, "hub-01-student-landing")
+        lab.hub_login(teacher, base, instructor, PASSWORD)
+        lab.open_terminal(teacher)
+        run_block(teacher, release, "the instructor")
+        assert (root / "exchange" / "rnn" / "outbound" / ASSIGNMENT).is_dir()
 
-        # Assignment List: fetch a1.
-        assert lab.menu_labels(page, "Nbgrader") == ["Assignment List"]
-        lab.menu(page, "Nbgrader", "Assignment List")
-        released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+        # student1, in the browser: lands on the course's page, fetches a1, writes one function, submits.
+        lab.hub_login(student, base, student1, PASSWORD)
+        student.locator(".jp-RenderedMarkdown h1").first.wait_for()
+        lab.shot(student, screenshots, "hub-01-student-landing")
+        assert lab.menu_labels(student, "Nbgrader") == ["Assignment List"]
+        lab.menu(student, "Nbgrader", "Assignment List")
+        released = student.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
         released.locator("button", has_text="Fetch").click()
-        page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
-        lab.shot(page, screenshots, "hub-02-fetched")
-
-        # Write one function in the editor and save.
-        notebook = root / "home" / STUDENT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        lab.open_in_browser(page, ASSIGNMENT, notebook.name)
+        student.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+        lab.shot(student, screenshots, "hub-02-fetched")
+        notebook = home / student1 / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        lab.open_in_browser(student, ASSIGNMENT, notebook.name)
         index, source = cell_index(notebook, "sigmoid"), solution_source("sigmoid")
-        lab.set_cell_source(page, index, source)
-        lab.menu(page, "File", "Save Notebook")
-        page.wait_for_function("() => !document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')"
-                               ".classList.contains('jp-mod-dirty')", timeout=30_000)
-        saved = json.loads(notebook.read_text())["cells"][index]["source"]
-        assert "".join(saved).strip() == source.strip()
-
-        # Submit from the Assignment List.
-        lab.menu(page, "Nbgrader", "Assignment List")
-        fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+        lab.set_cell_source(student, index, source)
+        lab.menu(student, "File", "Save Notebook")
+        student.wait_for_function("() => !document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')"
+                                  ".classList.contains('jp-mod-dirty')", timeout=30_000)
+        assert "".join(json.loads(notebook.read_text())["cells"][index]["source"]).strip() == source.strip()
+        lab.menu(student, "Nbgrader", "Assignment List")
+        fetched = student.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
         fetched.locator("button", has_text="Submit").first.click()
-        submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first
-        submitted.wait_for()
-        lab.shot(page, screenshots, "hub-03-submitted")
+        student.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+        lab.shot(student, screenshots, "hub-03-submitted")
+    finally:
+        student_context.close()
 
-        # The instructor collects, grades with the course's pipeline, and releases the feedback.
-        course = root / "home" / "instructor" / "course"
-        as_instructor(root, nbgrader, "collect", ASSIGNMENT)
-        assert (course / "submitted" / STUDENT / ASSIGNMENT / notebook.name).exists()
-        grade = [sys.executable, "-m", "autograder", "grade", str(course / "submitted"),
-                 "--out", str(tmp_path / "grading"), "--db-url", f"sqlite:///{course / 'gradebook.db'}",
-                 "--feedback-dir", str(course / "feedback"), "--jobs", "1", "--quiet"]
-        if shutil.which("bwrap") is None:
-            grade.append("--allow-unsandboxed")
-        as_instructor(root, *grade)
-        grades = (tmp_path / "grading" / "grades.csv").read_text()
-        row = next(line for line in grades.splitlines() if line.startswith(f"{STUDENT},{ASSIGNMENT},"))
-        score, max_score = (float(v) for v in row.split(",")[2:4])
-        assert 0 < score < max_score, row
-        as_instructor(root, nbgrader, "release_feedback", ASSIGNMENT)
+    # student2, in the terminal: what is not his is refused; the guide's student commands work.
+    other_context, other = new_page(browser)
+    try:
+        lab.hub_login(other, base, student2, PASSWORD)
+        lab.open_terminal(other)
+        attempts = [f"ls {home / student1}", f"cat {home / student1 / ASSIGNMENT / notebook.name}",
+                    f"ls {course / 'source'}", f"cat {course / 'gradebook.db'}",
+                    f"cat {course / 'source' / ASSIGNMENT / notebook.name}",
+                    f"cat {HUB_REPO / 'solutions' / ASSIGNMENT / notebook.name}",
+                    f"ls {HUB_REPO / 'autograder' / 'samples'}", "ls $EXCHANGE/$ID/inbound"]
+        for i, attempt in enumerate(attempts):
+            status, screen = lab.terminal_run(other, attempt, clear=i == 0)
+            screen = screen.split(attempt)[-1]
+            assert status != 0 and "Permission denied" in screen, f"{attempt!r} was not refused:\n{screen}"
+        lab.shot(other, screenshots, "hub-07-student-terminal-refused")
+        run_block(other, fetch_submit, student2)
 
-        # The student fetches the feedback and sees the score.
+        # The instructor collects (no "cheating attempt": each submission is its student's own file),
+        # grades with the course's pipeline, and releases the feedback.
+        screens = run_block(teacher, collect, "the instructor")
+        assert not any("cheating" in screen for screen in screens), screens
+        for name in (student1, student2):
+            assert (course / "submitted" / name / ASSIGNMENT / notebook.name).is_file()
+        run_block(teacher, grade, "the instructor", timeout=600)
+        lab.shot(teacher, screenshots, "hub-08-instructor-terminal-grade")
+        run_block(teacher, release_feedback, "the instructor")
+        run_block(other, fetch_feedback, student2)
+        assert list((home / student2 / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+        run_block(teacher, export, "the instructor")
+    finally:
+        other_context.close()
+
+    rows = {line.split(",")[0]: line.split(",") for line in (course / "grading" / "grades.csv").read_text().splitlines()
+            if line.split(",")[1:2] == [ASSIGNMENT]}
+    score, max_score = float(rows[student1][2]), float(rows[student1][3])
+    assert 0 < score < max_score and float(rows[student2][2]) == 0, rows
+    assert {line.split(",")[3] for line in (course / "lms.csv").read_text().splitlines()[1:]} >= {student1, student2}
+
+    # student1 fetches the feedback in the Assignment List and reads the score.
+    context, page = new_page(browser)
+    try:
+        lab.hub_login(page, base, student1, PASSWORD)
         lab.menu(page, "Nbgrader", "Assignment List")
         page.locator("#submitted_assignments_list button", has_text="Fetch Feedback").first.click()
         feedback_link = page.locator("#submitted_assignments_list a", has_text="view feedback").first
         feedback_link.wait_for()
         lab.shot(page, screenshots, "hub-04-feedback-fetched")
-        # "view feedback" shows the feedback's folder in the file browser; the student opens the page.
         feedback_link.click()
         page.locator(".jp-BreadCrumbs", has_text="feedback").wait_for()
         lab.open_in_browser(page, f"{ASSIGNMENT}.html", from_root=False)
         viewer = page.frame_locator("#jp-main-dock-panel .jp-HTMLViewer:not(.lm-mod-hidden) iframe")
-        title = viewer.locator("text=/Score:/").first
-        title.wait_for()
+        viewer.locator("text=/Score:/").first.wait_for()
         text = viewer.locator("body").inner_text()
         lab.shot(page, screenshots, "hub-05-feedback")
         numbers = re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", text)
@@ -181,16 +294,12 @@ def test_release_fetch_submit_grade_feedback(hub, browser, screenshots, tmp_path
     finally:
         context.close()
 
-    # The instructor's JupyterLab has Formgrader, which reads the course's gradebook.
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    # The instructor's Formgrader reads the same gradebook.
     try:
-        lab.hub_login(page, base, "instructor", PASSWORD)
-        assert {"Formgrader", "Assignment List"} <= set(lab.menu_labels(page, "Nbgrader"))
-        lab.menu(page, "Nbgrader", "Formgrader")
-        formgrader = page.frame_locator("#formgrader iframe")
+        assert {"Formgrader", "Assignment List"} <= set(lab.menu_labels(teacher, "Nbgrader"))
+        lab.menu(teacher, "Nbgrader", "Formgrader")
+        formgrader = teacher.frame_locator("#formgrader iframe")
         formgrader.locator("td", has_text=ASSIGNMENT).first.wait_for()
-        lab.shot(page, screenshots, "hub-06-instructor-formgrader")
+        lab.shot(teacher, screenshots, "hub-06-instructor-formgrader")
     finally:
-        context.close()
+        teacher_context.close()

@@ -26,6 +26,8 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     for folder in ("lectures", "assignments"):
         shutil.copytree(lab.REPO / folder, root / folder)
+    for lecture in (root / "lectures").glob("*.ipynb"):
+        lecture.chmod(0o444)                   # as the student edition and the course's hub store them
     shutil.copy2(lab.REPO / "README.md", root / "README.md")
     return root
 
@@ -116,12 +118,18 @@ def test_landing_lecture_slider_and_unchanged_file(page, student_lab, course, sc
     lab.shot(page, screenshots, "03-slider-moved")
     assert slider.locator("img").first.get_attribute("src") != before
 
-    # Validate on a lecture says it is not an assignment (and does not run it).
-    dialog, text, failed, success = lab.validate(page)
-    assert "не задание" in text and not success and failed == []
-    lab.close_dialog(page)
-
-    # Validate saved the lecture (as any save would); close it, and open another one.
+    # The lecture is read-only (JupyterLab says so on its toolbar); Validate, which saves first, is refused
+    # the save with a message that says how to keep a copy, and runs nothing. The file is as it was.
+    page.locator(f"{lab.VISIBLE_PANEL} .jp-NotebookPanel-toolbar", has_text="read-only").wait_for()
+    page.locator(f"{lab.VISIBLE_PANEL} jp-button.validate-button").click()
+    refusal = page.locator(".jp-Dialog", has_text="только для чтения")
+    refusal.wait_for()
+    assert "Save Notebook As" in refusal.inner_text()
+    lab.shot(page, screenshots, "08-lecture-validate-read-only")
+    while page.locator(".jp-Dialog").count():
+        page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept, .jp-Dialog .jp-Dialog-button.jp-mod-reject").first.click()
+        page.wait_for_timeout(500)
+    assert sha256(lecture) == original[LECTURE], "the lecture was changed on disk by running it and pressing Validate"
     lab.close_tab(page, discard=True)
     lab.open_in_browser(page, "lectures", OTHER_LECTURE)
     lab.wait_kernel_idle(page, timeout=60)

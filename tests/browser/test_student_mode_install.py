@@ -72,3 +72,41 @@ def test_lectures_have_no_test_cells_and_assignments_do():
     assert lectures and assignments
     assert not any(has_test_cells(nbformat.read(path, as_version=4)) for path in lectures)
     assert all(has_test_cells(nbformat.read(path, as_version=4)) for path in assignments)
+
+
+def test_kernel_pins_are_the_makefiles():
+    """Does the student mode's kernelspec set exactly the Makefile's NOTEBOOK_ENV (one source of the lectures' numbers)?"""
+    import re
+    spec = importlib.util.spec_from_file_location("student_mode_install", INSTALL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (lab.REPO / "Makefile").read_text().replace("\\\n", " ")
+    line = re.search(r"^NOTEBOOK_ENV\s*:=\s*(.*)$", text, re.M).group(1)
+    assert module.NOTEBOOK_ENV == {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+
+
+def test_full_install_writes_the_pinned_kernelspec_and_hides_names(tmp_path):
+    """Without --config-only: the module in site-packages, the kernelspec python3 with the pins, hidden names."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    result = run_install("--prefix", str(venv), "--hide", "autograder", "--hide", "*.egg-info")
+    assert result.returncode == 0, result.stderr
+    kernel = json.loads((venv / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    assert kernel["argv"][0] == str(venv / "bin" / "python") and kernel["display_name"] == "Python 3 (ipykernel)"
+    assert kernel["env"]["OPENBLAS_NUM_THREADS"] == "1" and kernel["env"]["OPENBLAS_CORETYPE"] == "Haswell"
+    server = json.loads((venv / "etc" / "jupyter" / "jupyter_server_config.json").read_text())
+    assert server["ContentsManager"]["hide_globs"][-2:] == ["autograder", "*.egg-info"]
+    assert "__pycache__" in server["ContentsManager"]["hide_globs"]
+    assert server["ServerApp"]["contents_manager_class"] == "rnncourse_student_mode.ReadOnlyContentsManager"
+    assert list((venv / "lib").glob("python*/site-packages/rnncourse_student_mode.py"))
+
+
+def test_hub_landing_page_links_every_lecture_and_assignment():
+    """The page a student lands on at the course's hub: a link to each lecture (files that exist) and to each
+    assignment where Fetch puts it."""
+    import re
+    text = (lab.REPO / "deploy" / "jupyterhub" / "student-landing.md").read_text()
+    links = set(re.findall(r"\]\(([^)]+)\)", text))
+    lectures = {f"lectures/{p.name}" for p in (lab.REPO / "lectures").glob("*.ipynb")}
+    assignments = {f"{p.name}/{p.name}.ipynb" for p in (lab.REPO / "assignments").iterdir() if p.is_dir()}
+    assert lectures and assignments and lectures | assignments | {"lectures/README.md"} == links
