@@ -22,13 +22,14 @@ import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from . import course, sandbox, workers
 from .records import Job, Problem, Result, read_limited, write_atomic
 
 INTAKE_TIMEOUT = 1800                    # seconds to unpack and sort the whole input
+AHEAD = 50                               # Dask tasks submitted ahead of the results
 
 
 def kernel_params(job, workdir, sandbox_info):
@@ -72,11 +73,18 @@ class LocalExecutor:
         self._pool = None
 
     def results(self, jobs):
+        """(job, Result) as jobs finish; at most 2 x N jobs are in flight (memory does not grow with the class)."""
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
-        futures = {self._pool.submit(run_job, self.server, job, self.course_dir, self.sandbox_info): job for job in jobs}
+        jobs, pending = iter(jobs), {}
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            while True:
+                while len(pending) < 2 * self.jobs and (job := next(jobs, None)) is not None:
+                    pending[self._pool.submit(run_job, self.server, job, self.course_dir, self.sandbox_info)] = job
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield pending.pop(future), future.result()
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -267,12 +275,23 @@ class DaskExecutor:
         self._futures = {}
 
     def results(self, jobs):
+        """(job, Result) as tasks finish. At most AHEAD tasks (or 4 per worker thread) wait at once: enough for the
+        scheduler to queue them, few enough that the grading process's memory does not grow with the class."""
         from distributed import as_completed as dask_completed
-        for job in jobs:
-            key = ("grade", job.name, job.key[:16])              # one task group "grade": queued on the scheduler
-            self._futures[self.client.submit(grade_on_dask_worker, job.to_json(), self.course, key=key, retries=1,
-                                             pure=False)] = job
-        for future in dask_completed(list(self._futures)):
+        jobs = iter(jobs)
+        threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
+        ahead = max(AHEAD, 4 * threads)
+        finished = dask_completed()
+        while True:
+            while len(self._futures) < ahead and (job := next(jobs, None)) is not None:
+                key = ("grade", job.name, job.key[:16])          # one task group "grade": queued on the scheduler
+                future = self.client.submit(grade_on_dask_worker, job.to_json(), self.course, key=key, retries=1,
+                                            pure=False)
+                self._futures[future] = job
+                finished.add(future)
+            if not self._futures:
+                return
+            future = next(finished)
             job = self._futures.pop(future)
             yield job, task_result(job, future)
 

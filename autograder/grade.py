@@ -206,40 +206,63 @@ def job_timeout(assignment, timeout):
     return 120 + cells * (timeout + 5)
 
 
-def jobs_from_manifest(settings, manifest, staging, hide):
-    """(jobs to run, {(student, assignment): staged folder}, orphan problem rows) for the submissions intake found.
+@dataclass(frozen=True)
+class Planned:
+    """A submission intake found, before its files are read into a Job: where it is and its cache key."""
+    student: str
+    assignment: str
+    folder: Path
+    names: tuple
+    timestamp: str
+    key: str
+
+
+def plan(settings, manifest, staging):
+    """([Planned], orphan problem rows) for the submissions intake found; only digests of their files are kept.
 
     The manifest comes from an unprivileged worker: every name in it is checked before it becomes a path."""
-    version, timeouts = solutions_hash(), {}
-    jobs, staged, orphans = [], {}, []
+    version, planned, orphans = solutions_hash(), [], []
     for row in manifest.get("problems", []):
         problem = Problem(str(row.get("kind", "")), str(row.get("detail", "")), str(row.get("notebook", "")))
         orphans.append(problem.as_dict(str(row.get("student", ""))[:80], str(row.get("assignment", ""))[:60]))
     for entry in manifest.get("submissions", []):
         student, assignment = str(entry.get("student")), str(entry.get("assignment"))
-        names = [str(n) for n in entry.get("files", [])]
+        names = tuple(str(n) for n in entry.get("files", []))
         if (not STUDENT_FOLDER.fullmatch(student) or assignment not in course.assignment_ids()
                 or not all(STAGED_FILE.fullmatch(n) for n in names)):
             orphans.append(Problem("grader-error", f"intake reported a submission that cannot be read back "
                                                    f"({student[:60]!r}, {assignment[:60]!r})").as_dict("unknown", ""))
             continue
-        folder = staging / student / assignment
-        files = {}
-        for name in names:
-            try:
-                files[name] = base64.b64encode(_read_bytes(folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
-            except (OSError, ValueError) as exc:
-                files[name] = ""
-                orphans.append(Problem("unsafe-file", f"{name}: {exc}").as_dict(student, assignment))
-        timestamp = str(entry.get("timestamp", ""))[:200]
-        if assignment not in timeouts:
-            timeouts[assignment] = job_timeout(assignment, settings.timeout)
+        folder, timestamp = staging / student / assignment, str(entry.get("timestamp", ""))[:200]
+        digests = {name: _digest(folder / name) for name in names}
         key = hashlib.sha256(json.dumps([GRADER_VERSION, version, settings.timeout, asdict(settings.limits), timestamp,
-                                         {n: hashlib.sha256(d.encode()).hexdigest() for n, d in files.items()}]).encode()).hexdigest()
-        staged[(student, assignment)] = folder
-        jobs.append(Job(student, assignment, key, files, settings.timeout, timeouts[assignment], asdict(settings.limits),
-                        [], hide, timestamp))
-    return jobs, staged, orphans
+                                         digests]).encode()).hexdigest()
+        planned.append(Planned(student, assignment, folder, names, timestamp, key))
+    return planned, orphans
+
+
+def jobs(settings, planned, hide):
+    """The Job of each Planned submission, its files read only now (one at a time: memory stays flat)."""
+    timeouts = {}
+    for item in planned:
+        if item.assignment not in timeouts:
+            timeouts[item.assignment] = job_timeout(item.assignment, settings.timeout)
+        files, problems = {}, []
+        for name in item.names:
+            try:
+                files[name] = base64.b64encode(_read_bytes(item.folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
+            except (OSError, ValueError) as exc:
+                problems.append(Problem("unsafe-file", f"{name}: {exc}"))
+        yield Job(item.student, item.assignment, item.key, files, settings.timeout, timeouts[item.assignment],
+                  asdict(settings.limits), problems, hide, item.timestamp)
+
+
+def _digest(path):
+    """sha256 of the first MAX_NOTEBOOK_BYTES + 1 bytes of a staged file ("" if it cannot be read)."""
+    try:
+        return hashlib.sha256(_read_bytes(path, precheck.MAX_NOTEBOOK_BYTES + 1)).hexdigest()
+    except (OSError, ValueError):
+        return ""
 
 
 def _read_bytes(path, limit):
@@ -291,16 +314,17 @@ def grade(source, settings):
 def _grade(source, settings, run):
     template = prepare_gradebooks(settings)
     manifest, staging = run.intake(source, settings)
-    jobs, staged, orphans = jobs_from_manifest(settings, manifest, staging, hidden_paths(settings, source))
-    todo = [j for j in jobs if not _unchanged(settings, j)]
+    planned, orphans = plan(settings, manifest, staging)
+    staged = {(p.student, p.assignment): p.folder for p in planned}
+    todo = [p for p in planned if not _unchanged(settings, p)]
     done = 0
     try:
         executor = run.executor(course.course_files(template))
         if executor.dashboard and settings.progress:
             print(f"Dask dashboard: {executor.dashboard}", file=sys.stderr)
         bar = _progress(len(todo), settings.progress)
-        for job, result in executor.results(todo):                 # this thread alone writes the gradebook
-            record_result(settings, result, staged.get((job.student, job.assignment)))
+        for job, result in executor.results(jobs(settings, todo, hidden_paths(settings, source))):
+            record_result(settings, result, staged.get((job.student, job.assignment)))   # this thread alone records
             done += 1
             if bar:
                 bar.update(1)
@@ -312,16 +336,16 @@ def _grade(source, settings, run):
         raise Interrupted(f"interrupted: {done} of {len(todo)} submission(s) graded in this run were recorded in "
                           f"{settings.out} (gradebook, results/, feedback); run the same command again to grade the "
                           f"other {len(todo) - done}") from None
-    refresh_feedback(settings, jobs, staged)
+    refresh_feedback(settings, planned, staged)
     gradebook.export_csv(settings.gradebook_url, settings.out / "grades.csv", settings.course_id)
     summary = report.summary(_results(settings), settings.gradebook_url, orphans, settings.course_id)
     summary.update(graded_now=len(todo))
     return summary
 
 
-def _unchanged(settings, job):
-    cached = cached_result(settings, job.student, job.assignment)
-    return cached is not None and cached.key == job.key and not cached.grader_error
+def _unchanged(settings, planned):
+    cached = cached_result(settings, planned.student, planned.assignment)
+    return cached is not None and cached.key == planned.key and not cached.grader_error
 
 
 def record_result(settings, result, staged=None):
@@ -354,12 +378,12 @@ def write_feedback(settings, result, staged=None):
             write_atomic(folder / name, data)
 
 
-def refresh_feedback(settings, jobs, staged):
-    """Feedback of unchanged submissions into the feedback folder (it may be a new --feedback-dir)."""
-    for job in jobs:
-        cached = cached_result(settings, job.student, job.assignment)
+def refresh_feedback(settings, planned, staged):
+    """Feedback of every submission into the feedback folder where it is missing (it may be a new --feedback-dir)."""
+    for item in planned:
+        cached = cached_result(settings, item.student, item.assignment)
         if cached is not None:
-            write_feedback(settings, cached, staged.get((job.student, job.assignment)))
+            write_feedback(settings, cached, staged.get((item.student, item.assignment)))
 
 
 def _results(settings):
