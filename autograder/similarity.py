@@ -185,13 +185,35 @@ class Match:
 
 
 def _view(doc, slices, context=-1):
-    """The document's text, HTML-escaped, with the matching regions in <mark>; context >= 0: only that many lines
-    around each region (the rest is "...")."""
+    """The document's text, HTML-escaped, with the matching regions in <mark>; context >= 0: only the marked lines,
+    that many lines around them and the `# --- name ---` line of each part shown (the rest is "...")."""
     from copydetect.utils import highlight_overlap
     if slices is None or slices.shape[1] == 0:
         return html.escape(doc.text)
-    marked, _ = highlight_overlap(doc.text, slices, "<mark>", "</mark>", truncate=context, escape_html=True)
-    return marked
+    marked, _ = highlight_overlap(doc.text, slices, "<mark>", "</mark>", escape_html=True)
+    return marked if context < 0 else _truncate(marked, context)
+
+
+def _truncate(marked, context):
+    lines = marked.split("\n")
+    inside, hot = False, []
+    for line in lines:
+        hot.append(inside or "<mark>" in line)
+        opened, closed = line.rfind("<mark>"), line.rfind("</mark>")
+        inside = opened > closed if opened >= 0 or closed >= 0 else inside
+    keep = [any(hot[max(0, i - context):i + context + 1]) for i in range(len(lines))]
+    header, shown, out = None, None, []
+    for i, line in enumerate(lines):
+        if line.startswith("# --- "):
+            header = line
+        if keep[i]:
+            if header is not None and header != shown and not line.startswith("# --- "):
+                out += ["...", header]
+            shown = header
+            if out and out[-1] != "..." and i > 0 and not keep[i - 1]:
+                out.append("...")
+            out.append(line)
+    return "\n".join(out)
 
 
 @dataclass

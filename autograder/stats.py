@@ -29,7 +29,9 @@ e = html.escape
 
 
 def _png(fig):
-    """A matplotlib Figure as an <img> data URL."""
+    """A matplotlib Figure as an <img> data URL (None stays None)."""
+    if fig is None:
+        return None
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -95,6 +97,7 @@ def late_table(term):
 
 
 # ---------------------------------------------------------------- figures (instructor page: English)
+# Each returns a matplotlib Figure (None when there is nothing to draw); every axes has a title and labels.
 
 def figure_scores(term):
     assignments = [a for a in term.assignments if any(s.assignment == a for s in term.submissions)]
@@ -120,7 +123,7 @@ def figure_scores(term):
         ax.set_visible(False)
     fig.suptitle("Score distribution per assignment")
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def figure_pass_rates(assignment, rows):
@@ -139,7 +142,7 @@ def figure_pass_rates(assignment, rows):
     ax.set_ylabel("test cell")
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def figure_problems(counts):
@@ -153,11 +156,11 @@ def figure_problems(counts):
     ax.set_xlabel("submissions with the problem")
     ax.set_ylabel("kind")
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def figure_late(table):
-    if not any(sum(c[1:]) for c in table.values()) and not any(table.values()):
+    if not any(sum(c) for c in table.values()):
         return None
     assignments = list(table)
     fig = _figure(8, 3.6)
@@ -174,7 +177,7 @@ def figure_late(table):
     ax.tick_params(axis="x", labelsize=8, rotation=20)
     ax.legend(fontsize=8, ncols=3)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def figure_timing(term):
@@ -188,7 +191,7 @@ def figure_timing(term):
     ax.set_xlabel("seconds (test cells)")
     ax.set_ylabel("submissions")
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 # ---------------------------------------------------------------- pages
@@ -242,9 +245,9 @@ def instructor_page(term):
                      f"<td class=num>{_fmt(r['min'])}</td><td class=num>{_fmt(r['max'])}</td>"
                      f"<td class=num>{r['late']}</td><td class=num>{r['penalized']}</td></tr>" for r in summary)
                  + "</table>")
-    parts.append(_img(figure_scores(term), "Score distribution per assignment"))
+    parts.append(_img(_png(figure_scores(term)), "Score distribution per assignment"))
 
-    hardest = sorted(((p / n if n else 0.0, a, g, p, n) for a, rows in rates.items() for g, _, p, n in rows if n),
+    hardest = sorted(((p / n if n else 0.0, a, g, p, n) for a, rows in rates.items() for g, _, p, n in rows if n and p < n),
                      key=lambda r: (r[0], r[1], r[2]))[:8]
     parts.append("<h2>Tests to look at first</h2><p>The test cells with the lowest pass rates: a test that almost "
                  "everybody fails is more often a broken or unclear test than a hard one.</p><table><tr><th>assignment"
@@ -259,7 +262,7 @@ def instructor_page(term):
         if not rows:
             continue
         parts.append(f"<h3><code>{e(a)}</code></h3>")
-        parts.append(_img(figure_pass_rates(a, rows), f"Test pass rate: {a}"))
+        parts.append(_img(_png(figure_pass_rates(a, rows)), f"Test pass rate: {a}"))
         parts.append("<table><tr><th>test cell</th><th class=num>points</th><th class=num>passed</th>"
                      "<th>commonest failure messages (submissions)</th></tr>" + "".join(
                          f"<tr class=\"{'low' if n and p / n < PASS_LINE else ''}\"><td><code>{e(g)}</code></td>"
@@ -268,14 +271,14 @@ def instructor_page(term):
                          for g, pts, p, n in rows) + "</table>")
 
     parts.append("<h2>Problems by kind</h2>")
-    parts.append(_img(figure_problems(counts), "Problems by kind"))
+    parts.append(_img(_png(figure_problems(counts)), "Problems by kind"))
     if counts:
         parts.append("<table><tr><th>kind</th><th class=num>count</th></tr>" + "".join(
             f"<tr><td><code>{e(k)}</code></td><td class=num>{c}</td></tr>" for k, c in counts.most_common()) + "</table>")
     parts.append("<h2>Late submissions</h2>")
-    parts.append(_img(figure_late(late_table(term)), "Late days per assignment"))
+    parts.append(_img(_png(figure_late(late_table(term))), "Late days per assignment"))
     parts.append("<h2>Grading time</h2>")
-    parts.append(_img(figure_timing(term), "Grading time per submission"))
+    parts.append(_img(_png(figure_timing(term)), "Grading time per submission"))
     parts.append(_students_table(term))
     return _page("Term statistics", "".join(parts))
 

@@ -116,7 +116,7 @@ def read_grades_csv(path):
         final = _float(row["final_score"], where) if row.get("final_score") not in (None, "") else score
         parts = {k: _float(v, where) for k, v in row.items()
                  if k not in BASE_COLUMNS and k not in EXTRA_COLUMNS and k and v not in (None, "")}
-        extra = {k: row[k] for k in EXTRA_COLUMNS if row.get(k) not in (None, "")}
+        extra = {k: row[k] for k in EXTRA_COLUMNS if row.get(k) not in (None, "") and k not in ("raw_score", "final_score")}
         out.append({"student": row["student_id"], "assignment": row["assignment"], "raw_score": raw,
                     "max_score": _float(row["max_score"], where), "final_score": final, "parts": parts,
                     "final_column": "final_score" in header, **extra})
