@@ -93,7 +93,7 @@ def cmd_stats(args):
     except (CalendarError, TermDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"statistics: {index}\nstudents' pages: {index.parent / 'students'}/")
+    print(f"students' pages: {index.parent / 'students'}/\nstatistics: {index}")
     return 0
 
 
