@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,dev,browser,cluster,postgres]'
 	touch $(STAMP)
 
-## The main job: build the course, then grade the bundled sample submissions end to end.
+## The main job: build the course, then grade the bundled sample submissions end to end,
+## and end with the term's statistics page (its path is the last line printed).
 demo: $(STAMP)
 	$(PY) -m autograder demo --jobs $(JOBS)
+	$(PY) -m autograder stats build/demo --calendar docs/calendar.example.toml
 
 ## Every test: rnncore against finite differences and PyTorch, the lectures with nbval,
 ## the assignments' nbgrader round trip, the grading pipeline and its sandbox.

@@ -1,4 +1,4 @@
-"""Argument parsing for python -m autograder (build, grade, release, demo)."""
+"""Argument parsing for python -m autograder (build, grade, release, demo; calendar, stats, export, similarity)."""
 import argparse
 import os
 import sys
@@ -67,6 +67,106 @@ def cmd_demo(args):
     return demo(Path(args.out), jobs=args.jobs)
 
 
+def _load_calendar(path):
+    """The calendar at path (None without one); CalendarError propagates as an `error:` line."""
+    from .term_calendar import load
+    if not path:
+        return None
+    return load(path)
+
+
+def cmd_calendar(args):
+    from . import term_calendar
+    try:
+        calendar = term_calendar.load(args.calendar)
+    except term_calendar.CalendarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.markdown:
+        print(term_calendar.deadlines_markdown(calendar, args.student), end="")
+    elif args.html:
+        print(term_calendar.deadlines_html(calendar, args.student))
+    else:
+        print(term_calendar.describe(calendar))
+    return 0
+
+
+def cmd_stats(args):
+    from .stats import write_stats
+    from .term_calendar import CalendarError
+    from .term_data import TermDataError
+    try:
+        index = write_stats(Path(args.out), calendar=_load_calendar(args.calendar), db_url=args.db_url or None,
+                            course_id=args.course_id, target=args.to)
+    except (CalendarError, TermDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"students' pages: {index.parent / 'students'}/\nstatistics: {index}")
+    return 0
+
+
+def _pairs(values, option, number=False):
+    """{key: value} from repeated KEY=VALUE options (ValueError naming the option)."""
+    found = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{option} {item!r}: write {option} ASSIGNMENT=VALUE")
+        if number:
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"{option} {item!r}: {value!r} is not a number") from None
+        found[key.strip()] = value if number else value.strip()
+    return found
+
+
+def cmd_export(args):
+    from . import lms
+    from .term_calendar import CalendarError
+    from .term_data import TermDataError
+    try:
+        calendar = _load_calendar(args.calendar)
+        columns = _pairs(args.column, "--column")
+        out_of = _pairs(args.out_of, "--out-of", number=True)
+        if args.from_gradebook:
+            grades = lms.grades_from_gradebook(args.from_gradebook, args.course_id)
+        else:
+            grades = lms.grades_from_out(Path(args.out), calendar=calendar, db_url=args.db_url or None,
+                                         course_id=args.course_id)
+        roster = calendar.roster if calendar is not None and calendar.roster else None
+        if args.roster:
+            from .term_calendar import read_roster
+            roster = read_roster(args.roster)
+        titles = {a: d.title for a, d in calendar.deadlines.items()} if calendar is not None else {}
+        report = lms.fill(args.lms_file, grades, args.to, roster=roster, titles=titles, columns=columns,
+                          out_of=out_of, missing_zero=args.missing_zero)
+    except (CalendarError, TermDataError, lms.ExportError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_similarity(args):
+    from . import similarity
+    try:
+        report = similarity.check(args.submissions, assignments=args.assignment or None, threshold=args.threshold,
+                                  reference_threshold=args.reference_threshold, min_overlap=args.min_overlap)
+    except similarity.SimilarityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    page = similarity.write(report, Path(args.out))
+    for assignment, n in report.documents.items():
+        pairs = [m for m in report.pairs if m.assignment == assignment]
+        refs = [m for m in report.references if m.assignment == assignment]
+        print(f"{assignment}: {n} submissions, {len(pairs)} similar pair(s), {len(refs)} match(es) with a reference")
+        for m in pairs[:5]:
+            print(f"  {m.first} ~ {m.second}: {m.first_similarity:.0%} / {m.second_similarity:.0%}")
+    print(f"report: {page}\n        {page.with_suffix('.json')}")
+    return 0
+
+
 def _grading_options(p):
     from .collect import DEFAULT_LMS_REGEXP
     from .sandbox import Limits
@@ -94,6 +194,7 @@ def _grading_options(p):
 
 
 def main(argv=None):
+    from .course import COURSE_ID
     parser = argparse.ArgumentParser(prog="python -m autograder",
                                      description="Build the course and grade submissions with nbgrader.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +216,44 @@ def main(argv=None):
     p.add_argument("--out", default="build/demo", help="output folder (default: build/demo)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("calendar", help="check the course calendar (deadlines, late policy, extensions) and show it")
+    p.add_argument("calendar", help="the calendar file (TOML, see docs/calendar.md)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--markdown", action="store_true", help="print the students' deadlines section (Markdown)")
+    shown.add_argument("--html", action="store_true", help="print the students' deadlines section (HTML)")
+    p.add_argument("--student", help="with --markdown/--html: add this student's extended due dates")
+    p.set_defaults(func=cmd_calendar)
+    p = sub.add_parser("stats", help="statistics of a grading run: OUT/stats/index.html and a page per student")
+    p.add_argument("out", help="the grading output folder (grade --out)")
+    p.add_argument("--calendar", help="the course calendar: late days and penalties")
+    p.add_argument("--to", help="where to write (default: OUT/stats)")
+    p.add_argument("--db-url", default="", help="the gradebook, for submission times (default: OUT/gradebook.db)")
+    p.add_argument("--course-id", default=COURSE_ID)
+    p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("export", help="fill an LMS gradebook export (Moodle or Canvas CSV) with the final scores")
+    p.add_argument("out", nargs="?", default="grading-out", help="the grading output folder (grade --out)")
+    p.add_argument("--lms-file", required=True, help="the gradebook CSV exported from the LMS")
+    p.add_argument("--to", required=True, help="the file to write and import into the LMS")
+    p.add_argument("--calendar", help="the course calendar: late penalties, titles, the roster (emails)")
+    p.add_argument("--roster", help="nbgrader's roster CSV (id,first_name,last_name,email) to match students by email")
+    p.add_argument("--column", action="append", help="ASSIGNMENT=HEADER: the LMS column of an assignment (repeatable)")
+    p.add_argument("--out-of", action="append", help="ASSIGNMENT=POINTS: rescale to the LMS grade item's maximum")
+    p.add_argument("--missing-zero", action="store_true", help="write 0 for a matched student who submitted nothing")
+    p.add_argument("--from-gradebook", metavar="DB_URL", help="read the final scores from this nbgrader gradebook "
+                                                              "(as `nbgrader export` computes them) instead of OUT")
+    p.add_argument("--db-url", default="", help="the gradebook, for submission times (default: OUT/gradebook.db)")
+    p.add_argument("--course-id", default=COURSE_ID)
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("similarity", help="similar solution cells between submissions, and with rnncore")
+    p.add_argument("submissions", help="a folder <student>/<assignment>/<notebook>.ipynb, or a grading output folder")
+    p.add_argument("--out", default="similarity-out", help="where similarity.html and .json go (default: similarity-out)")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--threshold", type=float, default=0.5, help="share of a submission's code found in another "
+                                                                 "that is reported (default 0.5)")
+    p.add_argument("--reference-threshold", type=float, default=None,
+                   help="the same for rnncore and the reference solution (default: --threshold)")
+    p.add_argument("--min-overlap", type=int, default=80, help="matching tokens below which nothing is reported")
+    p.set_defaults(func=cmd_similarity)
     args = parser.parse_args(argv)
     from .course import use_venv_tools
     use_venv_tools()                                     # nbgrader starts `alembic` from PATH
