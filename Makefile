@@ -27,7 +27,6 @@ $(STAMP): pyproject.toml
 ## and end with the term's statistics page (its path is the last line printed).
 demo: $(STAMP)
 	$(PY) -m autograder demo --jobs $(JOBS)
-	$(PY) -m autograder stats build/demo --calendar docs/calendar.example.toml
 
 ## Every test: rnncore against finite differences and PyTorch, the lectures with nbval,
 ## the assignments' nbgrader round trip, the grading pipeline and its sandbox.

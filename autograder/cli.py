@@ -29,7 +29,7 @@ def _settings(args):
                     lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet,
                     feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None,
                     scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id,
-                    worker_user=args.worker_user)
+                    worker_user=args.worker_user, calendar=Path(args.calendar) if args.calendar else None)
 
 
 def cmd_grade(args):
@@ -48,15 +48,18 @@ def cmd_grade(args):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_summary(summary, settings.out, settings.feedback_dir)
+    if summary.get("statistics"):
+        print(f"statistics: {summary['statistics']}")
     return 0
 
 
 def cmd_release(args):
     from .release import ReleaseError, release
+    from .term_calendar import CalendarError
     try:
-        archive = release(args.out)
-    except ReleaseError as exc:
-        print(exc, file=sys.stderr)
+        archive = release(args.out, _load_calendar(args.calendar))
+    except (ReleaseError, CalendarError) as exc:
+        print(exc if str(exc).startswith("error:") else f"error: {exc}", file=sys.stderr)
         return 2
     print(f"student edition: {archive.with_suffix('')}/ and {archive}")
     return 0
@@ -190,6 +193,8 @@ def _grading_options(p):
     p.add_argument("--max-processes", type=int, default=Limits.max_processes, help="process limit of a kernel")
     p.add_argument("--worker-user", default=DEFAULT_WORKER_USER,
                    help=f"as root: the account grading workers run as (default {DEFAULT_WORKER_USER}; created if missing)")
+    p.add_argument("--calendar", help="the course calendar (TOML, docs/calendar.md): due dates, late policy, extensions; "
+                                       "grades.csv gets final scores, feedback pages the deadline")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -211,6 +216,7 @@ def main(argv=None):
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("release", help="write the student edition (no solutions, no hidden tests) to OUT and OUT.zip")
     p.add_argument("out", help="folder to write; an earlier edition there is replaced, anything else is refused")
+    p.add_argument("--calendar", help="the course calendar: its deadlines go into the edition's README")
     p.set_defaults(func=cmd_release)
     p = sub.add_parser("demo", help="build the course and grade the bundled sample submissions")
     p.add_argument("--out", default="build/demo", help="output folder (default: build/demo)")

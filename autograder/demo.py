@@ -25,10 +25,12 @@ def demo(out, jobs):
               "\n     `python -m autograder grade` refuses untrusted code here unless given --allow-unsandboxed.")
     samples = course.SAMPLES / "submissions"
     print(f"3/3  Grading {sum(1 for _ in samples.glob('*/*'))} sample submissions from {samples} with {jobs} job(s)")
-    settings = grade.Settings(out=out, jobs=jobs, timeout=15, allow_unsandboxed=True)
+    settings = grade.Settings(out=out, jobs=jobs, timeout=15, allow_unsandboxed=True,
+                              calendar=course.REPO / "docs" / "calendar.example.toml")
     summary = grade.grade(samples, settings)
     report.print_summary(summary, out.resolve())
     print(f"\ngraded in {summary['seconds']} s, sandbox: {summary['sandbox']}")
+    print(f"statistics: {summary['statistics']}")
     return 0
 
 

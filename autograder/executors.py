@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def kernel_params(job, workdir, sandbox_info):
 def run_job(server, job, course_dir, sandbox_info):
     """Grade one job in a worker of `server`; returns its Result (a grader-error one if anything failed)."""
     label = f"{job.student}--{job.assignment}"[:100]
+    started = time.monotonic()
     workdir = server.new_workdir(label)
     write_atomic(workdir / "input.json", json.dumps({"course_dir": str(course_dir), "job": json.loads(job.to_json())}))
     done = server.run("grade", workdir, kernel_params(job, workdir, sandbox_info), timeout=job.wall_timeout)
@@ -56,6 +58,7 @@ def run_job(server, job, course_dir, sandbox_info):
         log = workdir / "worker.log"
         tail = read_limited(log, 2 ** 20)[-1500:] if log.is_file() else ""
         return Result.failed(job, f"{reason}; recorded as 0 for review (worker folder kept: {workdir}). {tail}")
+    result.timing["total_seconds"] = round(time.monotonic() - started, 3)
     if done.get("kernel_peak_mb") is not None:
         result.timing["kernel_peak_mb"] = float(done["kernel_peak_mb"])
     if result.grader_error and done.get("kernel_log"):

@@ -73,6 +73,8 @@ class Settings:
     cluster: str = ""                    # "local:N": a Dask LocalCluster of N workers on this machine
     course_id: str = course.COURSE_ID
     worker_user: str = executors.workers.DEFAULT_WORKER_USER   # as root: the uid grading workers run as
+    calendar: Path = None                # the course calendar (docs/calendar.md): due dates, late policy, extensions
+    statistics: bool = True              # write OUT/stats/ (autograder/stats.py) at the end
 
     def resolved(self):
         """These settings with absolute output folders (what a run uses)."""
@@ -123,11 +125,23 @@ def check_settings(settings, source):
     if settings.assignment and settings.assignment not in course.assignment_ids():
         raise GradingError(f"--assignment {settings.assignment!r} is not an assignment of this course: "
                            f"{', '.join(course.assignment_ids())}")
+    load_calendar(settings)
     try:
         gradebook.check_url(settings.db_url)
         if settings.db_url or Path(settings.out / "gradebook.db").exists():
             gradebook.check(settings.gradebook_url, settings.course_id)
     except gradebook.GradebookError as exc:
+        raise GradingError(str(exc)) from None
+
+
+def load_calendar(settings):
+    """The course calendar of the settings (None without one); a bad calendar is a GradingError naming the line."""
+    if settings.calendar is None:
+        return None
+    from . import term_calendar
+    try:
+        return term_calendar.load(settings.calendar, assignments=course.assignment_ids())
+    except (term_calendar.CalendarError, OSError) as exc:
         raise GradingError(str(exc)) from None
 
 
@@ -312,6 +326,7 @@ def grade(source, settings):
 
 
 def _grade(source, settings, run):
+    calendar = load_calendar(settings)
     template = prepare_gradebooks(settings)
     manifest, staging = run.intake(source, settings)
     planned, orphans = plan(settings, manifest, staging)
@@ -324,7 +339,7 @@ def _grade(source, settings, run):
             print(f"Dask dashboard: {executor.dashboard}", file=sys.stderr)
         bar = _progress(len(todo), settings.progress)
         for job, result in executor.results(jobs(settings, todo, hidden_paths(settings, source))):
-            record_result(settings, result, staged.get((job.student, job.assignment)))   # this thread alone records
+            record_result(settings, result, staged.get((job.student, job.assignment)), calendar)   # this thread alone records
             done += 1
             if bar:
                 bar.update(1)
@@ -336,10 +351,17 @@ def _grade(source, settings, run):
         raise Interrupted(f"interrupted: {done} of {len(todo)} submission(s) graded in this run were recorded in "
                           f"{settings.out} (gradebook, results/, feedback); run the same command again to grade the "
                           f"other {len(todo) - done}") from None
-    refresh_feedback(settings, planned, staged)
+    if calendar is not None:                                          # penalties follow every re-grade
+        from . import term_calendar
+        term_calendar.apply_to_gradebook(calendar, settings.gradebook_url, settings.course_id)
+    refresh_feedback(settings, planned, staged, calendar)
     gradebook.export_csv(settings.gradebook_url, settings.out / "grades.csv", settings.course_id)
     summary = report.summary(_results(settings), settings.gradebook_url, orphans, settings.course_id)
     summary.update(graded_now=len(todo))
+    if settings.statistics:
+        from . import stats
+        summary["statistics"] = str(stats.write_stats(settings.out, calendar=calendar, db_url=settings.gradebook_url,
+                                                      course_id=settings.course_id))
     return summary
 
 
@@ -348,21 +370,24 @@ def _unchanged(settings, planned):
     return cached is not None and cached.key == planned.key and not cached.grader_error
 
 
-def record_result(settings, result, staged=None):
+def record_result(settings, result, staged=None, calendar=None):
     """Record a Result as soon as it is known: the gradebook, its feedback, then its cache file (last: a
     run killed before it grades that submission again)."""
     gradebook.record(settings.gradebook_url, result, settings.course_id)
-    write_feedback(settings, result, staged)
+    write_feedback(settings, result, staged, calendar)
     path = result_path(settings, result.student, result.assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, result.to_json())
 
 
-def write_feedback(settings, result, staged=None):
+def write_feedback(settings, result, staged=None, calendar=None):
     """A Result's feedback pages, where missing or different, and nbgrader's exchange files beside them
-    (`nbgrader release_feedback` reads timestamp.txt and submission_secret.txt)."""
+    (`nbgrader release_feedback` reads timestamp.txt and submission_secret.txt). With a calendar, each page
+    says the due date, the submission time, the late days and the penalty."""
     folder = settings.feedback_dir / result.student / result.assignment
+    late = _late_html(calendar, result)
     for nb_id, page in result.feedback.items():
+        page = page.replace("<body>", f"<body>\n{late}", 1) if late else page
         if not STAGED_FILE.fullmatch(nb_id):
             continue
         target = folder / f"{nb_id}.html"
@@ -378,12 +403,26 @@ def write_feedback(settings, result, staged=None):
             write_atomic(folder / name, data)
 
 
-def refresh_feedback(settings, planned, staged):
-    """Feedback of every submission into the feedback folder where it is missing (it may be a new --feedback-dir)."""
+def refresh_feedback(settings, planned, staged, calendar=None):
+    """Feedback of every submission into the feedback folder where it is missing or out of date (it may be a new
+    --feedback-dir, or a changed calendar)."""
     for item in planned:
         cached = cached_result(settings, item.student, item.assignment)
         if cached is not None:
-            write_feedback(settings, cached, staged.get((item.student, item.assignment)))
+            write_feedback(settings, cached, staged.get((item.student, item.assignment)), calendar)
+
+
+def _late_html(calendar, result):
+    """The deadline part of a feedback page (Russian), or "" without a calendar or a due date."""
+    from . import term_calendar
+    if calendar is None or result.assignment not in calendar.deadlines:
+        return ""
+    from datetime import datetime
+    submitted = datetime.fromisoformat(result.submitted) if result.submitted else None
+    raw = sum(g.score for g in result.grades)
+    late = term_calendar.late_penalty(calendar, result.assignment, result.student, submitted, raw,
+                                      sum(g.max_score for g in result.grades))
+    return term_calendar.late_feedback_html(late, calendar)
 
 
 def _results(settings):

@@ -9,6 +9,7 @@ assignment with a column per graded part, which nbgrader's built-in CSV export d
 import contextlib
 import csv
 import hashlib
+import math
 import os
 import warnings
 from datetime import datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
-BASE_COLUMNS = ["student_id", "assignment", "score", "max_score"]
+BASE_COLUMNS = ["student_id", "assignment", "score", "max_score", "late_days", "penalty", "final_score"]
 SCHEMES = ("sqlite", "postgresql")
 
 
@@ -188,7 +189,8 @@ def lateness(db_url, student, assignment, course_id):
 
 
 class PartsCsvExport(ExportPlugin):
-    """CSV with student_id, assignment, score, max_score and one column per graded cell (grade_id)."""
+    """CSV with student_id, assignment, score (before any late penalty), max_score, late_days (a started day
+    counts), penalty (points, nbgrader's late_submission_penalty), final_score, and one column per graded cell."""
 
     def export(self, gradebook):
         rows, parts = [], []
@@ -200,8 +202,12 @@ class PartsCsvExport(ExportPlugin):
             for submission in assignment.submissions:
                 if self.student and submission.student.id not in self.student:
                     continue
+                penalty = float(submission.late_submission_penalty or 0.0)
+                late_days = math.ceil(float(submission.total_seconds_late) / 86400)
                 row = {"student_id": submission.student.id, "assignment": assignment.name,
-                       "score": round(float(submission.score), 4), "max_score": round(float(submission.max_score), 4)}
+                       "score": round(float(submission.score), 4), "max_score": round(float(submission.max_score), 4),
+                       "late_days": late_days, "penalty": round(penalty, 4),
+                       "final_score": round(float(submission.score) - penalty, 4)}
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         row[grade.name] = round(float(grade.score), 4)

@@ -94,8 +94,10 @@ def check_assignments_fresh():
                            f"or have no source:\n{names}\nRun `python -m autograder build` first, then release again.")
 
 
-def release(out):
-    """Write the student edition to `out` and `out`.zip; returns the path of the zip."""
+def release(out, calendar=None):
+    """Write the student edition to `out` and `out`.zip; returns the path of the zip.
+
+    calendar: a term_calendar.Calendar whose deadlines the README shows (None: no deadlines section)."""
     out = Path(out).resolve()
     check_out(out)
     check_assignments_fresh()
@@ -106,7 +108,7 @@ def release(out):
         for src, dest in edition_files():
             (partial / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, partial / dest)
-        write_generated(partial)
+        write_generated(partial, calendar)
         for lecture in (partial / "lectures").glob("*.ipynb"):
             lecture.chmod(LECTURE_MODE)
     except BaseException:
@@ -118,10 +120,14 @@ def release(out):
     return write_zip(out)
 
 
-def write_generated(root):
+def write_generated(root, calendar=None):
     """The files made for the edition: README, Makefile, pyproject.toml, the check script, the marker."""
     (root / "lectures" / "README.md").write_text(lectures_readme())
-    (root / "README.md").write_text(README.replace("@CONTENTS@", contents()))
+    readme = README.replace("@CONTENTS@", contents())
+    if calendar is not None:
+        from .term_calendar import deadlines_markdown
+        readme += "\n" + deadlines_markdown(calendar)
+    (root / "README.md").write_text(readme)
     (root / "Makefile").write_text(MAKEFILE.replace("@EXTRA_SETUP@\n", "".join(f"\t{line}\n" for line in EXTRA_SETUP)))
     (root / "check_assignments.py").write_text(CHECK_SCRIPT)
     pins = "".join(f'    "{pin}",\n' for pin in student_requirements())

@@ -199,6 +199,8 @@ def load_term(out, calendar=None, db_url=None, course_id=None, messages=None):
             tests[assignment] = [(g["grade_id"], float(g.get("max_score", 0))) for g in grades]
         failed = {g["grade_id"] for g in grades if float(g.get("score", 0)) < float(g.get("max_score", 0))}
         own = {g["grade_id"]: g["message"] for g in grades if g.get("message")}
+        failures = data.get("failures") if isinstance(data.get("failures"), dict) else {}
+        own.update({k: str(v).splitlines()[-1][:200] for k, v in failures.items() if str(v).strip()})
         pages = {}
         if failed - set(own):
             for page in (data.get("feedback") or {}).values():

@@ -112,9 +112,22 @@ def prepare_course():
             shutil.copytree(REPO / "assignments" / assignment, COURSE / "release" / assignment)
         (COURSE / "roster.csv").write_text("id,first_name,last_name,email\n" + "".join(
             f"{name},{name},Demo,{name}@example.org\n" for name in STUDENTS))
+        shutil.copy2(REPO / "docs" / "calendar.example.toml", COURSE / "calendar.toml")   # the term's dates
     shutil.copy2(instructor / "nbgrader_config.py", COURSE / "nbgrader_config.py")
     if REAL_USERS:
         hubsetup.chown_tree(COURSE, teacher.pw_uid, teacher.pw_gid)
+
+
+def deadlines(student):
+    """The student's deadlines from the course calendar (their extensions included), for the landing page."""
+    if not (COURSE / "calendar.toml").is_file():
+        return ""
+    from autograder import term_calendar
+    try:
+        return "\n" + term_calendar.deadlines_markdown(term_calendar.load(COURSE / "calendar.toml"), student=student)
+    except term_calendar.CalendarError as exc:
+        print(f"the landing page shows no deadlines: {exc}")
+        return ""
 
 
 def terminal_variables(user):
@@ -142,7 +155,7 @@ def prepare_home(spawner):
             shutil.copytree(REPO / "lectures", home / "lectures")
             for lecture in (home / "lectures").glob("*.ipynb"):
                 lecture.chmod(0o444)                        # read-only: opening and autosave change nothing
-        shutil.copy2(HERE / "student-landing.md", home / "README.md")
+        (home / "README.md").write_text((HERE / "student-landing.md").read_text() + deadlines(user))
         spawner.default_url = "/lab/tree/README.md"
     if REAL_USERS:
         spawner.environment["PATH"] = f"{ENV / 'bin'}:/usr/local/bin:/usr/bin:/bin"
