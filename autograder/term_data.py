@@ -169,8 +169,8 @@ def failure_messages_from_feedback(feedback_html):
 def load_term(out, calendar=None, db_url=None, course_id=None, messages=None):
     """Read a grading output folder (see the module docstring) into a Term.
 
-    calendar: a term_calendar.Calendar: late days and penalties from it and the gradebook's submission times,
-    unless grades.csv already has final_score (then its late columns are used). db_url: the gradebook (default
+    calendar: a term_calendar.Calendar: late days and penalties from it and the gradebook's submission times
+    (without one, grades.csv's final_score and late columns are used when it has them). db_url: the gradebook (default
     sqlite OUT/gradebook.db). messages: failure messages {assignment: {grade_id: [message]}} to use besides the
     ones the results carry.
     """
@@ -186,7 +186,7 @@ def load_term(out, calendar=None, db_url=None, course_id=None, messages=None):
         if isinstance(data, dict):
             results[(path.parent.name, path.stem)] = data
     times = {}
-    has_final = any(r["final_column"] for r in rows)
+    has_final = calendar is None and any(r["final_column"] for r in rows)   # a calendar given here decides
     db = db_url or (f"sqlite:///{out / 'gradebook.db'}" if (out / "gradebook.db").exists() else "")
     if db and calendar is not None and not has_final:
         times = submission_times(db, course_id or COURSE_ID)

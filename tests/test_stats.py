@@ -90,15 +90,19 @@ def test_failure_messages_can_be_given_and_a_grade_message_is_preferred(tmp_path
     assert term.submissions[0].grading_seconds == 3.5
 
 
-def test_a_final_score_column_is_used_as_it_is(tmp_path):
+def test_a_final_score_column_is_used_as_it_is_unless_a_calendar_is_given(tmp_path):
+    """Without a calendar, are grades.csv's final scores (what `grade --calendar` wrote) used as they are; with one,
+    does that calendar decide (here: no submission time is known, so nothing is late)?"""
     out = tmp_path / "out"
     out.mkdir()
     (out / "grades.csv").write_text("student_id,assignment,score,max_score,raw_score,final_score,late_days,test_x\n"
                                     "ann,a1_neuron,90,100,90,72,2,90\n")
+    sub = term_data.load_term(out).submissions[0]
+    assert (sub.raw_score, sub.final_score, sub.late_days, sub.parts) == (90, 72, 2, {"test_x": 90})
     calendar = term_calendar.parse('[assignments.a1_neuron]\ndue = 2026-09-22T23:59:00+03:00\n'
                                    '[late_policy]\nper_day = 50\n', "c.toml")
     sub = term_data.load_term(out, calendar=calendar).submissions[0]
-    assert (sub.raw_score, sub.final_score, sub.late_days, sub.parts) == (90, 72, 2, {"test_x": 90})
+    assert (sub.raw_score, sub.final_score, sub.late_days) == (90, 90, 0)
 
 
 def test_bad_grades_csv_is_a_clear_error(tmp_path, capsys):
