@@ -356,6 +356,7 @@ def _grade(source, settings, run):
         term_calendar.apply_to_gradebook(calendar, settings.gradebook_url, settings.course_id)
     refresh_feedback(settings, planned, staged, calendar)
     gradebook.export_csv(settings.gradebook_url, settings.out / "grades.csv", settings.course_id)
+    shutil.rmtree(staging.parent, ignore_errors=True)                 # intake's folder: everything is recorded
     summary = report.summary(_results(settings), settings.gradebook_url, orphans, settings.course_id)
     summary.update(graded_now=len(todo))
     if settings.statistics:
