@@ -64,9 +64,11 @@ def nbgrader_config(root, db_url, release_directory=None, timeout=30, kernel_nam
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.OverwriteCells.add_missing_cells = True                 # a deleted test cell comes back
-    c.GenerateFeedback.preprocessors = [                      # feedback without the hidden tests, safe to open
-        "nbgrader.preprocessors.GetGrades", "nbgrader.preprocessors.ClearHiddenTests",
-        "autograder.feedback.SafeFeedback", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    from .feedback import SafeFeedback
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SafeFeedback,   # without the hidden tests,
+                                        CSSHTMLHeaderPreprocessor]                  # safe to open
     if kernel_name:
         c.Execute.kernel_name = kernel_name
     return c

@@ -137,6 +137,7 @@ class Run:
     def executor(self, course_files):
         if self.client is None:
             course_dir = course_files.write(self.scratch / "course")
+            self.server.warm_up(course_dir / "release")
             self._executor = LocalExecutor(self.settings.jobs, self.server, course_dir, self.probe.kernel_settings())
         else:
             self._executor = DaskExecutor(self.client, course_files, self.cluster)
@@ -327,7 +328,13 @@ def grade_on_dask_worker(job_json, course_files):
     job = Job.from_json(job_json)
     scratch, server, probe = _dask_worker_state()
     course_dir = course_files.write(scratch / "course")
+    if course_dir not in _warmed:
+        server.warm_up(course_dir / "release")
+        _warmed.add(course_dir)
     return run_job(server, job, course_dir, probe.kernel_settings()).to_json()
+
+
+_warmed = set()                          # course files whose release this Dask worker's server has rendered
 
 
 @functools.cache

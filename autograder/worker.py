@@ -19,13 +19,14 @@ import json
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 
 import nbformat
 from nbgrader.utils import is_grade, is_locked, is_solution
 
-from . import course, judge, precheck, restore, sandbox
+from . import course, feedback, judge, precheck, restore, sandbox
 from .execute import JudgedExecute
 from .records import Grade, Job, Problem, Result, read_observations, write_atomic
 
@@ -151,16 +152,16 @@ def grade_one(job, workdir, course_dir, kernel):
     if not run["success"]:                                # nbgrader's log holds the cause, its error only a summary
         result.problems.append(Problem("grader-error", _tail(run["log"]) + _tail(run["error"], 300)))
         return result.capped()
-    feedback = api.generate_feedback(assignment, student, force=True)
-    if feedback["success"]:
-        result.feedback = {html.stem: html.read_text() for html in (root / "feedback" / student / assignment).glob("*.html")}
-    else:
-        result.problems.append(Problem("feedback-error", _tail(feedback["error"] or feedback["log"])))
-    result.grades = read_grades(f"sqlite:///{root / 'gradebook.db'}", assignment, student)
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    graded = {p.stem: nbformat.read(str(p), as_version=4) for p in sorted((root / "autograded" / student / assignment).glob("*.ipynb"))}
+    started = time.perf_counter()
+    result.feedback = feedback.render(graded, db_url, assignment, student)
+    feedback_seconds = round(time.perf_counter() - started, 3)
+    result.grades = read_grades(db_url, assignment, student)
     observed = read_observations(observations)
     result.problems += [o.problem() for o in observed if o.kind != "verdict"]
     result.failures = {o.cell: o.verdict["message"][:300] for o in observed if o.kind == "verdict" and not o.verdict["passed"]}
-    result.timing = test_timing(observed)
+    result.timing = {**test_timing(observed), "feedback_seconds": feedback_seconds}
     return result.capped()
 
 
