@@ -40,9 +40,9 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"
 
 ## The property-based tests of what decodes a submission, with many more examples than `make test` runs
-## (tests/test_fuzz_intake.py); a failure it finds is pinned there with @example.
+## (tests/grader/test_fuzz_intake.py); a failure it finds is pinned there with @example.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz_intake.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/grader/test_fuzz_intake.py
 
 ## Re-execute the lecture notebooks in place (after changing them or rnncore) and store them clean
 ## (no stderr, finished progress bars, a hint instead of each slider; see lectures/execute_and_clean.py),
@@ -80,7 +80,7 @@ release: $(STAMP)
 
 ## Regenerate the sample submissions in autograder/samples/ from assignments/.
 samples: $(STAMP)
-	$(PY) -m autograder.sample_submissions
+	$(PY) -m autograder.course.samples
 
 ## Benchmarks: ratios measured side by side in one run (see docs/benchmarks.md).
 bench: $(STAMP)

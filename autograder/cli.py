@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def cmd_build(args):
-    from .build import build
-    stale = build(check=args.check)
+    from .course.build import build
+    stale = build(args.course, check=args.check)
     if args.check:
         if stale:
             print("assignments/ is out of date with solutions/; run `python -m autograder build`:")
@@ -21,20 +21,20 @@ def cmd_build(args):
 
 
 def _settings(args):
-    from .grade import Settings
-    from .sandbox import Limits
+    from .judge.sandbox import Limits
+    from .pipeline.grade import Settings
     limits = Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, max_processes=args.max_processes)
     return Settings(out=Path(args.out), jobs=args.jobs, timeout=args.timeout, db_url=args.db_url,
                     allow_unsandboxed=args.allow_unsandboxed, assignment=args.assignment or "",
                     lms_regexp=args.lms_regexp, limits=limits, progress=not args.quiet,
                     feedback_dir=Path(args.feedback_dir) if args.feedback_dir else None,
-                    scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id,
+                    scheduler=args.scheduler or "", cluster=args.cluster or "", course_id=args.course_id, course=args.course,
                     worker_user=args.worker_user, calendar=Path(args.calendar) if args.calendar else None)
 
 
 def cmd_grade(args):
-    from .grade import GradingError, Interrupted, grade
-    from .report import print_summary
+    from .pipeline.grade import GradingError, Interrupted, grade
+    from .pipeline.report import print_summary
     settings = _settings(args).resolved()
     try:
         summary = grade(args.submissions, settings)
@@ -54,10 +54,10 @@ def cmd_grade(args):
 
 
 def cmd_release(args):
-    from .release import ReleaseError, release
-    from .term_calendar import CalendarError
+    from .course.release import ReleaseError, release
+    from .term.calendar import CalendarError
     try:
-        archive = release(args.out, _load_calendar(args.calendar))
+        archive = release(args.course, args.out, _load_calendar(args.calendar))
     except (ReleaseError, CalendarError) as exc:
         print(exc if str(exc).startswith("error:") else f"error: {exc}", file=sys.stderr)
         return 2
@@ -66,20 +66,20 @@ def cmd_release(args):
 
 
 def cmd_demo(args):
-    from .demo import demo
-    return demo(Path(args.out), jobs=args.jobs)
+    from .course.demo import demo
+    return demo(args.course, Path(args.out), jobs=args.jobs)
 
 
 def _load_calendar(path):
     """The calendar at path (None without one); CalendarError propagates as an `error:` line."""
-    from .term_calendar import load
+    from .term.calendar import load
     if not path:
         return None
     return load(path)
 
 
 def cmd_calendar(args):
-    from . import term_calendar
+    from .term import calendar as term_calendar
     try:
         calendar = term_calendar.load(args.calendar)
     except term_calendar.CalendarError as exc:
@@ -95,9 +95,9 @@ def cmd_calendar(args):
 
 
 def cmd_stats(args):
-    from .stats import write_stats
-    from .term_calendar import CalendarError
-    from .term_data import TermDataError
+    from .term.calendar import CalendarError
+    from .term.data import TermDataError
+    from .term.stats import write_stats
     try:
         index = write_stats(Path(args.out), calendar=_load_calendar(args.calendar), db_url=args.db_url or None,
                             course_id=args.course_id, target=args.to)
@@ -125,9 +125,9 @@ def _pairs(values, option, number=False):
 
 
 def cmd_export(args):
-    from . import lms
-    from .term_calendar import CalendarError
-    from .term_data import TermDataError
+    from .term import lms
+    from .term.calendar import CalendarError
+    from .term.data import TermDataError
     try:
         calendar = _load_calendar(args.calendar)
         columns = _pairs(args.column, "--column")
@@ -139,7 +139,7 @@ def cmd_export(args):
                                          course_id=args.course_id)
         roster = calendar.roster if calendar is not None and calendar.roster else None
         if args.roster:
-            from .term_calendar import read_roster
+            from .term.calendar import read_roster
             roster = read_roster(args.roster)
         titles = {a: d.title for a, d in calendar.deadlines.items()} if calendar is not None else {}
         report = lms.fill(args.lms_file, grades, args.to, roster=roster, titles=titles, columns=columns,
@@ -152,10 +152,11 @@ def cmd_export(args):
 
 
 def cmd_similarity(args):
-    from . import similarity
+    from .term import similarity
     try:
         report = similarity.check(args.submissions, assignments=args.assignment or None, threshold=args.threshold,
-                                  reference_threshold=args.reference_threshold, min_overlap=args.min_overlap)
+                                  reference_threshold=args.reference_threshold, min_overlap=args.min_overlap,
+                                  course=args.course)
     except similarity.SimilarityError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -171,10 +172,10 @@ def cmd_similarity(args):
 
 
 def _grading_options(p):
-    from .collect import DEFAULT_LMS_REGEXP
-    from .sandbox import Limits
     from .course import COURSE_ID
-    from .workers import DEFAULT_WORKER_USER
+    from .intake.collect import DEFAULT_LMS_REGEXP
+    from .judge.sandbox import Limits
+    from .pipeline.workers import DEFAULT_WORKER_USER
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="grade on a running Dask cluster: its scheduler's address, tcp://HOST:PORT")
@@ -202,6 +203,7 @@ def main(argv=None):
     from .course import COURSE_ID
     parser = argparse.ArgumentParser(prog="python -m autograder",
                                      description="Build the course and grade submissions with nbgrader.")
+    parser.add_argument("--course", help="the course folder (solutions/, assignments/; default: this repository)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="regenerate assignments/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check; exit 1 and list out-of-date notebooks")
@@ -261,8 +263,8 @@ def main(argv=None):
     p.add_argument("--min-overlap", type=int, default=80, help="matching tokens below which nothing is reported")
     p.set_defaults(func=cmd_similarity)
     args = parser.parse_args(argv)
-    from .course import use_venv_tools
-    use_venv_tools()                                     # nbgrader starts `alembic` from PATH
+    from .course import Course
+    args.course = Course(Path(args.course).resolve()) if args.course else Course.here()
     return args.func(args)
 
 

@@ -4,7 +4,7 @@ The same test cell runs in two places:
 - in the student's JupyterLab (and nbgrader's Validate), where the helpers are plain self-checks:
   `call_student(fn, ...)` calls the function, `compare` and `check_gradients` check the results;
 - in grading, where the test cell runs in the trusted grader process and the student's names are
-  bound to objects whose calls run in the sandboxed kernel (autograder.remote). There,
+  bound to objects whose calls run in the sandboxed kernel (autograder.judge.remote). There,
   `call_student(fn, ...)` is a remote call and the checks run in the grader, out of the student's reach.
 So the helpers only use what both places offer: numpy and the standard library.
 

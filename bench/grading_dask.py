@@ -37,7 +37,7 @@ def empty_task_ms(n=200):
     """Milliseconds per empty task submitted one at a time and awaited, on a running 2-worker LocalCluster."""
     from distributed import Client
 
-    from autograder import executors
+    from autograder.pipeline import executors
     with executors.local_cluster(WORKERS) as cluster, Client(cluster) as client:
         client.submit(int, 0, pure=False).result()             # warm the connections
         start = time.perf_counter()

@@ -27,7 +27,11 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograder import course, sample_submissions  # noqa: E402
+from autograder import course
+from autograder.course import samples as sample_submissions  # noqa: E402
+from autograder.course import Course
+
+COURSE = Course.here()
 
 ENV = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
 
@@ -35,8 +39,8 @@ ENV = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.e
 def make_submissions(folder):
     """{(student, assignment): notebook} for the 20 submissions, written in nbgrader's layout."""
     made = {}
-    for assignment in course.assignment_ids():
-        release = nbformat.read(str(course.ASSIGNMENTS / assignment / f"{assignment}.ipynb"), as_version=4)
+    for assignment in COURSE.assignment_ids:
+        release = nbformat.read(str(COURSE.assignments / assignment / f"{assignment}.ipynb"), as_version=4)
         solution_ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells
                         if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
         versions = [sample_submissions.filled(assignment), sample_submissions.filled(assignment),
@@ -51,7 +55,7 @@ def make_submissions(folder):
 
 def as_graded(nb, assignment):
     """The notebook nbgrader executes: locked cells replaced by the source's (hidden tests included)."""
-    source = nbformat.read(str(course.SOLUTIONS / assignment / f"{assignment}.ipynb"), as_version=4)
+    source = nbformat.read(str(COURSE.solutions / assignment / f"{assignment}.ipynb"), as_version=4)
     locked = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
               if c.metadata.get("nbgrader", {}).get("locked")}
     nb = nbformat.reads(nbformat.writes(nb), as_version=4)      # a copy
@@ -65,11 +69,11 @@ def as_graded(nb, assignment):
 def plain_nbgrader(submissions, work):
     """Seconds for nbgrader generate_assignment + autograde of every assignment, as a fresh course."""
     root = work / "plain"
-    shutil.copytree(course.SOLUTIONS, root / "source")
+    shutil.copytree(COURSE.solutions, root / "source")
     shutil.copytree(submissions, root / "submitted")
     (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.root = %r\n" % str(root))
     start = time.perf_counter()
-    for assignment in course.assignment_ids():
+    for assignment in COURSE.assignment_ids:
         for command in (["generate_assignment", assignment, "--force"], ["autograde", assignment, "--force"]):
             subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=root, env=ENV, check=True,
                            capture_output=True)

@@ -24,7 +24,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograder import course, sandbox, sample_submissions  # noqa: E402
+from autograder import course
+from autograder.judge import sandbox
+from autograder.course import samples as sample_submissions  # noqa: E402
+from autograder.course import Course
+
+COURSE = Course.here()
 
 A1 = "a1_neuron"
 
@@ -44,7 +49,7 @@ def make_class(folder, n):
         student = f"s{k:04d}-{name}"
         shutil.copytree(root / name / A1, folder / student / A1)
         expected[student] = (A1, sum(samples[name].expected_scores(A1).values()))
-    for assignment in course.assignment_ids()[1:]:
+    for assignment in COURSE.assignment_ids[1:]:
         shutil.copytree(sample_submissions.HONEST / "perfect" / assignment, folder / "all-perfect" / assignment)
         expected[f"all-perfect/{assignment}"] = (assignment, 100.0)
     return expected

@@ -1,10 +1,12 @@
-"""Fixtures shared by the tests (plain helpers live in helpers.py)."""
+"""Fixtures shared by the tests (plain helpers live in *_helpers.py and the folders' own helper modules)."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
-from autograder import course
-
-course.use_venv_tools()                   # this test process is an entry point: nbgrader starts `alembic` from PATH
+# Tests run nbgrader's own commands (nbgrader, alembic) in subprocesses, as an instructor does from this environment.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 SEEDS = [0, 1, 2]
 

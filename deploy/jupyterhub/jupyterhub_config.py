@@ -122,7 +122,7 @@ def deadlines(student):
     """The student's deadlines from the course calendar (their extensions included), for the landing page."""
     if not (COURSE / "calendar.toml").is_file():
         return ""
-    from autograder import term_calendar
+    from autograder.term import calendar as term_calendar
     try:
         return "\n" + term_calendar.deadlines_markdown(term_calendar.load(COURSE / "calendar.toml"), student=student)
     except term_calendar.CalendarError as exc:

@@ -1,20 +1,21 @@
 """The statistics pages in Chromium: every figure loads, nothing fails in the console, a student's page opens.
 
-Data: the synthetic 200-student class of tests/term_class.py with its calendar.
+Data: the synthetic 200-student class of tests/term/synthetic_class.py with its calendar.
 """
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))          # tests/: term_class
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "term"))  # tests/term/: the synthetic class
 
-from autograder import stats, term_calendar  # noqa: E402
+from autograder.term import stats
+from autograder.term import calendar as term_calendar  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    import term_class
+    import synthetic_class as term_class
     folder, students = term_class.synthetic_class()
     target = tmp_path_factory.mktemp("stats")
     index = stats.write_stats(folder / "out", calendar=term_calendar.load(folder / "calendar.toml"), target=target)

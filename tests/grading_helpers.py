@@ -1,0 +1,62 @@
+"""Helpers for the grading tests: run the real pipeline and read what it wrote."""
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from autograder.judge import sandbox
+from autograder.pipeline.grade import Settings, grade
+
+
+def require_sandbox(scratch):
+    """The sandbox probe; skip the test without a complete sandbox (fail instead when CI requires one)."""
+    report = sandbox.probe(scratch)
+    if not report.complete:
+        message = "sandbox unavailable: " + "; ".join(report.missing)
+        if os.environ.get("RNNCOURSE_REQUIRE_SANDBOX"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return report
+
+
+def run_grading(submissions, out, jobs=2, timeout=20, **kwargs):
+    """Grade with the real pipeline (quietly); returns the summary of report.json."""
+    kwargs.setdefault("allow_unsandboxed", True)
+    return grade(submissions, Settings(out=Path(out), jobs=jobs, timeout=timeout, progress=False, **kwargs))
+
+
+def grades_by_submission(out):
+    """{(student, assignment): row of grades.csv with numbers as floats (parts that do not apply dropped)}."""
+    with open(Path(out) / "grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {(r["student_id"], r["assignment"]): {k: float(v) for k, v in r.items()
+                                                  if k not in ("student_id", "assignment") and v != ""}
+            for r in rows}
+
+
+def problem_kinds(out, student, assignment):
+    report = json.loads((Path(out) / "report.json").read_text())
+    return {p["kind"] for p in report["problems"] if p["student"] == student and p["assignment"] == assignment}
+
+
+def feedback_text(out, student, assignment):
+    import html
+    import re
+    path = Path(out) / "feedback" / student / assignment / f"{assignment}.html"
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+def assert_sample_graded_as_specified(out, student, sample):
+    """Does every test cell of every assignment of the sample have exactly its expected score?"""
+    rows = grades_by_submission(out)
+    for assignment in sample.notebooks:
+        row = rows[(student, assignment)]
+        expected = sample.expected_scores(assignment)
+        got = {g: row[g] for g in expected}
+        assert got == expected, f"{student}/{assignment}: cells differ: " + ", ".join(
+            f"{g} got {got[g]} expected {expected[g]}" for g in expected if got[g] != expected[g])
+        assert row["score"] == sum(expected.values())
+        missing = set(sample.problems) - problem_kinds(out, student, assignment)
+        assert not missing, f"{student}/{assignment}: report.json lacks {sorted(missing)}"
