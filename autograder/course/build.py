@@ -19,7 +19,7 @@ def generate(course, release_dir, gradebook_url, assignments=None, course_id=COU
     for assignment in assignments or course.assignment_ids:
         result = nbgrader.generate_assignment(assignment, force=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result['error']}\n{result['log']}")
+            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result.get('error')}\n{result.get('log', '')}")
 
 
 def _notebooks(folder):

@@ -53,7 +53,6 @@ WORKER_MEMORY_MB = 4096                # address space of a worker (the grader's
 WORKER_TMP_MB = 512                    # the job's private temporary folder (kernel sockets, nbgrader's scratch)
 JOB_TMP = "/job-tmp"                   # where it is mounted (a short path: socket paths are limited)
 SERVER_TMP = "/server-tmp"             # the server's own scratch (matplotlib's cache while it preloads); hidden from jobs
-PRELOAD = ["autograder.judge.worker", "matplotlib.pyplot", "rnncore"]   # what every job imports: once, in the server
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
@@ -264,8 +263,10 @@ class Server:
 # --- server side -------------------------------------------------------------------------------------------
 def serve(jobs_dir, config):
     """The server's loop: run jobs as they come, report each when it ends; stop when stdin closes."""
-    for module in PRELOAD:
-        __import__(module)
+    import matplotlib.pyplot  # noqa: F401   what every job imports, once, in the server (it takes seconds)
+    import rnncore  # noqa: F401
+
+    from ..judge import worker  # noqa: F401
     running = {}                                           # supervisor pid -> (job id, summary pipe)
     by_id = {}
     print(json.dumps({"op": "ready"}), flush=True)
