@@ -4,6 +4,7 @@ These tests start a plain (unsandboxed) IPython kernel, run the student's cells 
 test-cell sources with autograder.judge through autograder.remote, as the worker does.
 """
 import time
+from textwrap import dedent
 
 import pytest
 from jupyter_client.manager import KernelManager
@@ -131,25 +132,42 @@ def test_a_correct_function_passes_and_a_wrong_expectation_fails(kernel):
 
 def test_a_cache_stays_in_the_kernel_and_comes_back_for_backward(kernel):
     """Does a forward's cache come back as a handle that backward accepts, with gradients checked here?"""
-    verdict = run_test(kernel, "rng = np.random.default_rng(0)\nx, W, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)\n"
-                               "out, cache = call_student(dense_forward, x, W, b)\n"
-                               "assert not isinstance(cache, tuple), 'an object cache must stay in the kernel'\n"
-                               "check_gradients('dense_backward', dense_forward, dense_backward, (x, W, b), ['x', 'W', 'b'], rng.standard_normal((3, 2)))")
+    verdict = run_test(kernel, dedent('''\
+                                   rng = np.random.default_rng(0)
+                                   x, W, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)
+                                   out, cache = call_student(dense_forward, x, W, b)
+                                   assert not isinstance(cache, tuple), 'an object cache must stay in the kernel'
+                                   check_gradients('dense_backward', dense_forward, dense_backward, (x, W, b), ['x', 'W', 'b'], rng.standard_normal((3, 2)))
+                                   '''))
     assert verdict.passed, verdict.message
 
 
 def test_a_change_in_place_fails_the_call_and_never_reaches_the_graders_inputs(kernel):
     """Does a function that changes its argument in place fail, leaving the test's own array untouched?"""
-    verdict = run_test(kernel, "x = np.ones(3)\ntry:\n    call_student(scale_in_place, x)\nexcept AssertionError as err:\n"
-                               "    assert 'changed its input in place' in str(err), err\n"
-                               "    assert np.array_equal(x, np.ones(3)), x\nelse:\n    raise AssertionError('not noticed')")
+    verdict = run_test(kernel, dedent('''\
+                                   x = np.ones(3)
+                                   try:
+                                       call_student(scale_in_place, x)
+                                   except AssertionError as err:
+                                       assert 'changed its input in place' in str(err), err
+                                       assert np.array_equal(x, np.ones(3)), x
+                                   else:
+                                       raise AssertionError('not noticed')
+                                   '''))
     assert verdict.passed, verdict.message
 
 
-GD = ("class GD:\n    def __init__(self):\n        self.inits = 0\n    def init(self, theta):\n        self.inits += 1\n"
-      "        return {'t': 0} if not isinstance(theta, list) else np.array(theta, dtype=object)\n"
-      "    def step(self, theta, grad_fn, state):\n        return theta - 0.4 * grad_fn(theta), {'t': state['t'] + 1}\n"
-      "opt = GD()\n")
+GD = dedent("""\
+    class GD:
+        def __init__(self):
+            self.inits = 0
+        def init(self, theta):
+            self.inits += 1
+            return {'t': 0} if not isinstance(theta, list) else np.array(theta, dtype=object)
+        def step(self, theta, grad_fn, state):
+            return theta - 0.4 * grad_fn(theta), {'t': state['t'] + 1}
+    opt = GD()
+    """)
 
 
 def test_the_functions_a_test_offers_are_called_back(kernel):
@@ -171,10 +189,12 @@ def test_an_object_the_test_did_not_offer_never_reaches_the_kernel(kernel):
 
 def test_attributes_of_the_tests_functions_are_out_of_reach(kernel):
     """Does the student's code find no attribute at all on an offered function or object?"""
-    verdict = run_test(kernel, GD + "found = call_student(probe_callback, callback(opt.init))\n"
-                                    "assert found == {}, found\n"
-                                    "found = call_student(probe_object, callback_object(init=opt.init))\n"
-                                    "assert set(found) == {'init'} and 'function of the test' in found['init'], found")
+    verdict = run_test(kernel, GD + dedent('''\
+                                   found = call_student(probe_callback, callback(opt.init))
+                                   assert found == {}, found
+                                   found = call_student(probe_object, callback_object(init=opt.init))
+                                   assert set(found) == {'init'} and 'function of the test' in found['init'], found
+                                   '''))
     assert verdict.passed, verdict.message
 
 
@@ -205,15 +225,24 @@ def test_a_callback_handed_back_is_the_tests_own(kernel):
 
 def test_exceptions_cross_as_a_type_name_and_a_message(kernel):
     """Do errors cross the boundary only as a builtin type and text, in both directions?"""
-    verdict = run_test(kernel, "try:\n    call_student(raises_with_object, 1)\nexcept Exception as err:\n"
-                               "    assert type(err).__name__ == 'StudentError' and 'raised Rich: rich error' in str(err), repr(err)\n"
-                               "    assert not hasattr(err, 'payload')\n"
-                               "else:\n    raise AssertionError('no error')")
+    verdict = run_test(kernel, dedent('''\
+                                   try:
+                                       call_student(raises_with_object, 1)
+                                   except Exception as err:
+                                       assert type(err).__name__ == 'StudentError' and 'raised Rich: rich error' in str(err), repr(err)
+                                       assert not hasattr(err, 'payload')
+                                   else:
+                                       raise AssertionError('no error')
+                                   '''))
     assert verdict.passed, verdict.message
-    verdict = run_test(kernel, "class Fancy(KeyError):\n    payload = object()\n"
-                               "def fails(x):\n    raise Fancy('from the test')\n"
-                               "got = call_student(catches, callback(fails))\n"
-                               "assert got == ['RuntimeError', \"'from the test'\", []], got")
+    verdict = run_test(kernel, dedent('''\
+                                   class Fancy(KeyError):
+                                       payload = object()
+                                   def fails(x):
+                                       raise Fancy('from the test')
+                                   got = call_student(catches, callback(fails))
+                                   assert got == ['RuntimeError', "'from the test'", []], got
+                                   '''))
     assert verdict.passed, verdict.message
 
 
@@ -228,8 +257,14 @@ def test_values_are_bounded_in_both_directions(kernel):
 
 def test_floating_point_errors_keep_their_type(kernel):
     """Does np.errstate in the test reach the student's code, and FloatingPointError come back as such?"""
-    verdict = run_test(kernel, "try:\n    with np.errstate(over='raise'):\n        call_student(sigmoid, np.array([-1000.0]))\n"
-                               "    raise AssertionError('no error')\nexcept FloatingPointError as err:\n    assert 'overflow' in str(err)")
+    verdict = run_test(kernel, dedent('''\
+                                   try:
+                                       with np.errstate(over='raise'):
+                                           call_student(sigmoid, np.array([-1000.0]))
+                                       raise AssertionError('no error')
+                                   except FloatingPointError as err:
+                                       assert 'overflow' in str(err)
+                                   '''))
     assert verdict.passed, verdict.message
 
 
