@@ -496,7 +496,8 @@ def train_seq2seq(params, data, steps, batch=64, lr=0.01, attention=None, rng=0,
     steps: minibatches to train on; batch: pairs per minibatch (at most all of them, drawn without
     replacement, each cut to its longest source and target); lr: Adam's learning rate;
     rng: a numpy Generator or an integer seed; clip: the largest global gradient norm (None: no clipping);
-    progress: show a tqdm bar. Returns (params, losses): the trained params and the loss of every step.
+    progress: show a tqdm bar (a string: the bar's label). Returns (params, losses): the trained params and the loss
+    of every step.
     """
     _check_params(params, attention)
     if len(data) != 5:
@@ -524,7 +525,7 @@ def train_seq2seq(params, data, steps, batch=64, lr=0.01, attention=None, rng=0,
         params, state = optimizer.step(params, grad_fn, state)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            bar.set_postfix_str(f"L = {losses[-1]:.3f}", refresh=False)
     if bar is not None:
         bar.close()
     return params, losses

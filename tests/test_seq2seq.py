@@ -655,3 +655,13 @@ def test_bad_input_is_refused_with_a_clear_message(call, message):
     """Do wrong shapes, out-of-range tokens and lengths, unknown kinds and empty masks raise clear ValueErrors?"""
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_train_seq2seq_bar_takes_a_label(capsys):
+    """Does progress="…" label the bar, and does the bar show the last loss as L = … (no English on it)?"""
+    src_vocab, tgt_vocab = rc.date_vocabularies()
+    data = rc.encode_pairs(rc.russian_date_pairs(20, np.random.default_rng(0)), src_vocab, tgt_vocab)
+    params = rc.init_seq2seq(len(src_vocab), len(tgt_vocab), 4, 4, rng=0)
+    _, losses = rc.train_seq2seq(params, data, 3, batch=8, progress="обучение без внимания")
+    last = capsys.readouterr().out.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("обучение без внимания: 100%|") and last.endswith(f"3/3, L = {losses[-1]:.3f}"), last
