@@ -206,6 +206,9 @@ def code_texts(source):
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if name == "print":
             texts += [("print", part) for arg in node.args for part in literal_parts(arg)]
+        elif name in ("append", "join", "format") or (name == "write" and "stdout" in ast.unparse(node.func)):
+            texts += [("print", part) for arg in node.args if isinstance(arg, ast.JoinedStr)
+                      for part in literal_parts(arg)]            # lines collected, then printed
         elif name in LABEL_METHODS:
             args = node.args[:1] if name != "legend" else [a for a in node.args if isinstance(a, (ast.List, ast.Tuple))]
             texts += [("label", part) for arg in args for part in literal_parts(arg)]
@@ -281,7 +284,7 @@ def vocabulary_problems(path):
 def latin_words(text, allowed):
     """Latin words of 3 letters or more in a label or printed string that are not names, code or abbreviations."""
     text = re.sub(r"\$[^$]*\$", " ", text)                              # mathtext
-    text = re.sub(r"`[^`]*`|«[^»]*»", " ", text)                         # code, quoted data
+    text = re.sub(r"`[^`]*`|«[^»]*»|'[^'\n]*'", " ", text)             # code, quoted data
     words = re.findall(r"[A-Za-z][A-Za-z0-9_.'-]*[A-Za-z0-9]", text)
     return [w for w in words if len(re.sub(r"[^A-Za-z]", "", w)) >= 3 and not re.search(r"[_.0-9]|[a-z][A-Z]", w)
             and w.lower().strip("'") not in allowed and not (w.isupper() and len(w) <= 5)]
