@@ -30,15 +30,14 @@ WIDGET_HINT = "Запустите ячейку, чтобы появились п
 # Figure texts: the methods and keywords of matplotlib that put words on a figure (tick labels are data).
 LABEL_METHODS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel", "set_label", "legend"}
 LABEL_KEYWORDS = {"label", "title", "desc"}           # desc: the label of a progress bar
-# Latin words a Russian figure label or printed line may hold: names, abbreviations, function names of the field.
+# Latin words a Russian figure label or printed line may hold: names, abbreviations, functions and symbols of the
+# field, matplotlib colours; the English words of the glossary's terms are added below.
 LATIN_ALLOWED = {
-    "lstm", "gru", "rnn", "birnn", "bptt", "relu", "tanh", "softmax", "sigmoid", "adam", "sgd", "rmsprop", "adagrad",
-    "nesterov", "momentum", "mse", "mae", "bce", "iso", "pytorch", "cudnn", "torch", "numpy", "rnncore", "luong",
-    "bahdanau", "karpathy", "colah", "gnmt", "udacity", "log", "exp", "max", "min", "argmax", "diag", "sqrt", "dim",
-    "one-hot", "xavier", "he",
-    "seq2seq", "teacher", "forcing", "exposure", "bias", "padding", "soft", "hard", "attention", "cho", "xavier",
-    "glorot", "nan", "inf", "true", "false", "none", "cpu", "gpu", "bos", "eos", "pad", "unk", "start", "end", "min-char-rnn",
-    "cs231n", "hello", "url", "tensorflow", "src", "tgt", "ids",
+    "lstm", "gru", "rnn", "birnn", "relu", "tanh", "softmax", "sigmoid", "adam", "sgd", "rmsprop", "adagrad", "nesterov",
+    "momentum", "mse", "mae", "bce", "iso", "pytorch", "cudnn", "torch", "numpy", "tensorflow", "rnncore", "seq2seq",
+    "min-char-rnn", "cs231n", "luong", "bahdanau", "karpathy", "colah", "cho", "gnmt", "udacity", "xavier", "glorot",
+    "log", "exp", "max", "min", "argmax", "diag", "sqrt", "dim", "nan", "inf", "true", "false", "none", "cpu", "gpu",
+    "bos", "eos", "pad", "unk", "start", "end", "src", "tgt", "ids", "url", "hello",
     "gray", "grey", "black", "white", "red", "blue", "green", "orange", "purple", "brown", "pink", "olive", "cyan",
     "magenta", "tab", "viridis", "coolwarm", "blues", "greens", "reds", "oranges", "greys", "rdbu", "magma", "plasma",
 }
@@ -109,7 +108,7 @@ REJECTED = [(row["term"], item, *compile_item(item)) for row in ROWS for item in
 # English terms the course keeps (first column): blanked before looking for rejected English words in them
 CHOSEN_ENGLISH = sorted({part.strip() for row in ROWS for part in re.split(r",|/", row["term"])
                          if part.strip() and not re.search(r"[а-яё]", part, re.IGNORECASE)}, key=len, reverse=True)
-LATIN_ALLOWED |= {word.lower() for phrase in CHOSEN_ENGLISH for word in phrase.split()}
+LATIN_ALLOWED |= {word.lower() for row in ROWS for word in re.findall(r"[A-Za-z][A-Za-z-]*", row["term"])}   # one-hot, BPTT
 
 
 # --------------------------------------------------------------------------- what a reader of a notebook sees
