@@ -211,7 +211,7 @@ def _number(value):
 class Observation:
     """What JudgedExecute saw in one cell: the verdict of a test cell (kind "verdict"), or a problem kind.
 
-    verdict: {"passed", "message", "seconds", "requests"} for a verdict; detail: the problem's sentence.
+    verdict: {"passed", "message", "parts", "seconds", "requests"} for a verdict; detail: the problem's sentence.
     """
     notebook: str
     kind: str

@@ -18,9 +18,28 @@ drive) only by offering it explicitly: `callback(fn)` for a function, `callback_
 step=...)` for an object with named methods. In grading these are the only things of the grader
 the student's code can reach, and only by calling them with plain values (numbers, arrays, strings,
 tuples, lists, dicts) and getting plain values back; any other object a test passes is refused.
+
+Partial credit: a test that checks several independent things gives each its share of the cell's
+points with `parts()`:
+
+    with parts() as part:
+        with part("next_h", 5):
+            ...checks...
+        with part("next_c", 5):
+            ...checks...
+
+A failing part does not stop the others. At the end of the block the cell fails, naming every part
+and whether it passed, unless all passed; in grading, the cell then scores its points times the
+weight of the parts that passed over the total (nbgrader's partial credit), and the feedback lists them.
+
+One function's test must not cost the points of another's: a backward test judges the backward
+against the reference's gradients when grading (`check_gradients(..., expected=...)`), so a wrong
+forward whose cache is right costs nothing here; when a test had to use another of the student's
+functions and that one is wrong, the failure says so (`uses=` of compare and check_gradients).
 """
 import secrets
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -95,20 +114,8 @@ def _describe(names):
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def compare(fn_name, got, expected, names, rtol=1e-6, atol=1e-9, seed=None):
-    """Compare the outputs of a student function with the reference, output by output.
-
-    got, expected: tuples of outputs (arrays or numbers); names: one name per output.
-    Raises AssertionError naming every wrong output and every right one.
-    """
-    __tracebackhide__ = True
-    if isinstance(got, list) and len(names) > 1:
-        got = tuple(got)                                  # several outputs returned as a list: fine
-    if not isinstance(got, tuple):
-        got = (got,)
-    if len(got) != len(expected):
-        raise AssertionError(f"{fn_name} returned {len(got)} values; expected {len(expected)} "
-                             f"({', '.join(names)})")
+def _differences(names, got, expected, rtol, atol):
+    """([what is wrong], [names that match]) of outputs compared one by one with the expected ones."""
     wrong, right = [], []
     for name, g, e in zip(names, got, expected):
         e = np.asarray(e)
@@ -123,10 +130,56 @@ def compare(fn_name, got, expected, names, rtol=1e-6, atol=1e-9, seed=None):
             wrong.append(f"{name} differs from the reference (max abs diff {np.max(np.abs(g - e)):.1e})")
         else:
             right.append(name)
+    return wrong, right
+
+
+def _as_tuple(value, count):
+    if isinstance(value, list) and count > 1:
+        return tuple(value)                               # several outputs returned as a list: fine
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _seeded(seed):
+    return f" [inputs seeded with {seed}]" if seed is not None else ""
+
+
+def used_wrong(uses, rtol=1e-6, atol=1e-9):
+    """Notes on other functions of the student's that this test relies on and that are wrong themselves.
+
+    uses: {function name: (what the student's function returned, what the reference returns)} for
+    inputs the test gave it (tuples of outputs, or single outputs). Returns "" when all are right.
+    """
+    notes = []
+    for name, (got, expected) in (uses or {}).items():
+        if not agrees(got, expected, rtol, atol):
+            notes.append(f". Note: your {name} is wrong on these inputs, and this test relies on it: "
+                         f"fix {name} first (see its own test)")
+    return "".join(notes)
+
+
+def agrees(got, expected, rtol=1e-6, atol=1e-9):
+    """Do the outputs `got` match `expected` (tuples of arrays or numbers, or single ones), as compare judges?"""
+    expected = _as_tuple(expected, 2)
+    got = _as_tuple(got, len(expected))
+    return len(got) == len(expected) and not _differences([""] * len(expected), got, expected, rtol, atol)[0]
+
+
+def compare(fn_name, got, expected, names, rtol=1e-6, atol=1e-9, seed=None, uses=None):
+    """Compare the outputs of a student function with the reference, output by output.
+
+    got, expected: tuples of outputs (arrays or numbers); names: one name per output.
+    uses: {name: (got, expected)} of other student functions the test relied on (see used_wrong).
+    Raises AssertionError naming every wrong output and every right one.
+    """
+    __tracebackhide__ = True
+    got = _as_tuple(got, len(names))
+    if len(got) != len(expected):
+        raise AssertionError(f"{fn_name} returned {len(got)} values; expected {len(expected)} "
+                             f"({', '.join(names)})")
+    wrong, right = _differences(names, got, expected, rtol, atol)
     if wrong:
         tail = f"; {_describe(right)} match" if right else ""
-        again = f" [inputs seeded with {seed}]" if seed is not None else ""
-        raise AssertionError(f"{fn_name}: {'; '.join(wrong)}{tail}{again}")
+        raise AssertionError(f"{fn_name}: {'; '.join(wrong)}{tail}{_seeded(seed)}{used_wrong(uses, rtol, atol)}")
 
 
 def rel_error(a, b):
@@ -151,20 +204,8 @@ def directional_derivatives(forward, args, k, dout, directions, h=1e-5):
     return np.array([np.sum((outs[2 * j] - outs[2 * j + 1]) * dout) / (2 * h) for j in range(len(directions))])
 
 
-def check_gradients(fn_name, forward, backward, args, names, dout, tol=1e-6, seed=None):
-    """Check a student's backward pass against centred differences of the student's forward.
-
-    forward(*args) -> (out, ..., cache); backward(dout, cache) -> one gradient per argument.
-    For each float64 array argument x the gradient g = dL/dx (L = sum(out * dout)) must agree with
-    the centred differences of L along a few random directions v: <g, v> = (L(x + hv) - L(x - hv)) / 2h.
-    A wrong entry of g changes <g, v> for almost every v, so this checks all of g with a handful of
-    forward calls instead of two per entry. Raises AssertionError naming the wrong gradients.
-    """
-    __tracebackhide__ = True
-    outputs = call_student(forward, *args, name=fn_name.replace("backward", "forward"))
-    grads = call_student(backward, dout, outputs[-1], name=fn_name)
-    if not isinstance(grads, tuple) or len(grads) != len(args):
-        raise AssertionError(f"{fn_name} must return a tuple of {len(args)} gradients ({', '.join(names)})")
+def _numeric_differences(forward, args, names, grads, dout, tol):
+    """([what disagrees], [what agrees]) of the gradients against centred differences of `forward`."""
     wrong, right = [], []
     for k, (name, arg) in enumerate(zip(names, args)):
         if not (isinstance(arg, np.ndarray) and arg.dtype == np.float64):
@@ -176,11 +217,129 @@ def check_gradients(fn_name, forward, backward, args, names, dout, tol=1e-6, see
         directions = np.random.default_rng(k).standard_normal((DIRECTIONS, *arg.shape))
         numeric = directional_derivatives(forward, args, k, dout, directions)
         analytic = np.array([np.sum(grad * v) for v in directions])
-        if rel_error(numeric, analytic) > tol:
-            wrong.append(f"d{name} disagrees with the numerical gradient (relative error {rel_error(numeric, analytic):.1e})")
+        error = rel_error(numeric, analytic)
+        if not error <= tol:
+            wrong.append(f"d{name} disagrees with the numerical gradient (relative error {error:.1e})")
         else:
             right.append(f"d{name}")
-    if wrong:
-        tail = f"; {_describe(right)} match" if right else ""
-        again = f" [inputs seeded with {seed}]" if seed is not None else ""
-        raise AssertionError(f"{fn_name}: {'; '.join(wrong)}{tail}{again}")
+    return wrong, right
+
+
+def check_gradients(fn_name, forward, backward, args, names, dout, tol=1e-6, seed=None, expected=None,
+                    forward_expected=None, forward_name=None, uses=None):
+    """Check a student's backward pass: against centred differences of the student's forward, or
+    (`expected`, in grading) against the reference's gradients.
+
+    forward(*args) -> (out, ..., cache); backward(dout, cache) -> one gradient per argument.
+    Without `expected`, for each float64 array argument x the gradient g = dL/dx (L = sum(out * dout))
+    must agree with the centred differences of L along a few random directions v:
+    <g, v> = (L(x + hv) - L(x - hv)) / 2h. A wrong entry of g changes <g, v> for almost every v, so
+    this checks all of g with a handful of forward calls instead of two per entry.
+    expected: the reference's gradients for these args and dout (one per argument). The backward,
+    given the student's own cache, must then return them: a forward whose outputs are wrong but whose
+    cache is right costs nothing here. The numerical check only adds to the message: whether the
+    backward is the gradient of the student's forward, and (forward_expected: the reference forward's
+    first output) whether the forward is the culprit; uses: other functions the backward relies on
+    (as for compare).
+    Raises AssertionError naming the wrong gradients.
+    """
+    __tracebackhide__ = True
+    forward_name = forward_name or fn_name.replace("backward", "forward")
+    outputs = call_student(forward, *args, name=forward_name)
+    grads = call_student(backward, dout, outputs[-1], name=fn_name)
+    if isinstance(grads, list):
+        grads = tuple(grads)
+    if not isinstance(grads, tuple) or len(grads) != len(args):
+        raise AssertionError(f"{fn_name} must return a tuple of {len(args)} gradients ({', '.join(names)})")
+    if expected is None:
+        wrong, right = _numeric_differences(forward, args, names, grads, dout, tol)
+        if wrong:
+            tail = f"; {_describe(right)} match" if right else ""
+            raise AssertionError(f"{fn_name}: {'; '.join(wrong)}{tail} (the numerical gradient is that of your "
+                                 f"{forward_name}: if {forward_name} is wrong, fix it first){_seeded(seed)}")
+        return
+    graded = [k for k, arg in enumerate(args) if isinstance(arg, np.ndarray) and arg.dtype == np.float64]
+    wrong, right = _differences([f"d{names[k]}" for k in graded], [grads[k] for k in graded],
+                                [expected[k] for k in graded], 1e-6, 1e-9)
+    if not wrong:
+        return
+    tail = f"; {_describe(right)} match" if right else ""
+    note = ""
+    if forward_expected is not None:
+        note = used_wrong({forward_name: (outputs[0], forward_expected)})
+        if note:
+            note += f"; {fn_name} was given its cache"
+            try:
+                if not _numeric_differences(forward, args, names, grads, dout, tol)[0]:
+                    note += f", and your {fn_name} is the gradient of your {forward_name}"
+            except Exception:                             # the forward cannot even be differentiated: say nothing
+                pass
+    raise AssertionError(f"{fn_name}: {'; '.join(wrong)}{tail}{_seeded(seed)}{note}{used_wrong(uses)}")
+
+
+# --- partial credit -------------------------------------------------------------------------------------
+FATAL = ("KernelGone", "CallTimeout")       # the grader's own: a dead or stuck kernel ends the test, not a part
+
+
+class PartsFailed(AssertionError):
+    """Not every part of a test passed. `parts`: (name, weight, passed, message) of every part, in order."""
+
+    def __init__(self, message, parts):
+        super().__init__(message)
+        self.parts = parts
+
+
+def _failure_text(exc):
+    message = str(exc).strip()
+    if isinstance(exc, AssertionError) or getattr(exc, "from_student", False):
+        return message or f"{type(exc).__name__} (a check failed)"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def describe_parts(parts):
+    """One line per part: ✔ or ✘, its name, its weight and, for a failed one, why."""
+    total = sum(w for _, w, _, _ in parts)
+    earned = sum(w for _, w, ok, _ in parts if ok)
+    lines = [f"parts passed: {sum(ok for _, _, ok, _ in parts)} of {len(parts)} (weight {earned:g} of {total:g})"]
+    for name, weight, ok, message in parts:
+        lines.append(f"{'✔' if ok else '✘'} {name} ({weight:g})" + ("" if ok else f": {message}"))
+    return "\n".join(lines)
+
+
+class _Parts:
+    """The `part` of a `with parts() as part:` block."""
+
+    def __init__(self):
+        self.results = []
+        self.first_error = None             # the exception of the first failed part (its traceback shows where)
+
+    @contextmanager
+    def __call__(self, name, weight=1):
+        if weight <= 0:
+            raise ValueError(f"part {name!r}: the weight must be positive, got {weight}")
+        if any(name == known for known, _, _, _ in self.results):
+            raise ValueError(f"two parts are named {name!r}")
+        try:
+            yield
+        except Exception as exc:
+            if type(exc).__name__ in FATAL:
+                raise
+            self.results.append((name, weight, False, _failure_text(exc)))
+            self.first_error = self.first_error or exc
+        else:
+            self.results.append((name, weight, True, ""))
+
+
+@contextmanager
+def parts():
+    """Independent sub-checks of one test, each worth its weight (see the module docstring)."""
+    __tracebackhide__ = True
+    collected = _Parts()
+    yield collected
+    if not collected.results:
+        return
+    summary = describe_parts(collected.results)
+    if all(ok for _, _, ok, _ in collected.results):
+        print(summary)
+        return
+    raise PartsFailed(summary, list(collected.results)) from collected.first_error

@@ -110,7 +110,8 @@ class JudgedExecute(Execute):
                 self.note("not-run", f"{grade_id or 'a cell'} and the cells after it were not run: {self._dead}", grade_id)
             return cell, resources
         if grade_id in tests:
-            cell.outputs = verdict.verdict_outputs(self._judge(grade_id, tests[grade_id]))
+            points = cell.metadata.get("nbgrader", {}).get("points")
+            cell.outputs = verdict.verdict_outputs(self._judge(grade_id, tests[grade_id]), points)
             return cell, resources
         return self._run_in_kernel(cell, resources, index)
 
@@ -120,7 +121,7 @@ class JudgedExecute(Execute):
         kernel = self._kernel()
         kernel.deadline = time.monotonic() + self.timeout
         decided = verdict.judge(grade_id, source, self._namespace, kernel)
-        self.note("verdict", "", grade_id, {"passed": decided.passed, "message": decided.message,
+        self.note("verdict", "", grade_id, {"passed": decided.passed, "message": decided.message, "parts": decided.parts,
                                             "seconds": round(decided.seconds, 4), "requests": kernel.requests})
         if decided.timed_out:
             self.note("timeout", f"{grade_id}: the student's code ran past {self.timeout} s", grade_id)

@@ -18,10 +18,11 @@ import io
 import time
 import traceback
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbformat.v4 import new_output
 
+from .. import testing
 from ..kernel import wire
 from . import remote
 
@@ -39,6 +40,15 @@ class Verdict:
     timed_out: bool = False
     kernel_died: bool = False
     seconds: float = 0.0
+    parts: list = field(default_factory=list)   # (name, weight, passed, message) of a test made of parts
+
+    def fraction(self):
+        """The share of the cell's points earned: 1 or 0, or the weight of the passed parts over all."""
+        if self.passed:
+            return 1.0
+        if self.timed_out or self.kernel_died or not self.parts:
+            return 0.0
+        return sum(w for _, w, ok, _ in self.parts if ok) / sum(w for _, w, _, _ in self.parts)
 
 
 def names_used(source):
@@ -110,6 +120,8 @@ def judge(grade_id, source, namespace, kernel):
         verdict.message = str(exc)
     except Exception as exc:                             # a failed check, or the student's code failing
         verdict.message = _failure(exc, grade_id)
+        if isinstance(exc, testing.PartsFailed):
+            verdict.parts = [(str(n)[:200], float(w), bool(ok), str(m)[:MAX_MESSAGE]) for n, w, ok, m in exc.parts]
     finally:
         for name in bound:
             namespace.pop(name, None)
@@ -133,13 +145,26 @@ def _failure(exc, grade_id):
     return text[:MAX_MESSAGE]
 
 
-def verdict_outputs(verdict):
+def verdict_outputs(verdict, points=None):
     """The outputs the graded notebook shows for a test cell: what it printed (a passing test says so),
-    then an error output if and only if it failed."""
+    then an error output if and only if it earned nothing.
+
+    A test that passed some of its parts (and `points`, the cell's points, is given) instead ends with
+    the list of its parts and an `execute_result` holding its score, points times the weight of the
+    passed parts over all: nbgrader gives that score (partial credit), and the feedback shows the list.
+    """
     outputs = []
     if verdict.printed:
         outputs.append(new_output("stream", name="stdout", text=verdict.printed))
-    if not verdict.passed:
-        ename, _, evalue = verdict.message.partition(": ")
-        outputs.append(new_output("error", ename=ename or "Failed", evalue=evalue, traceback=[verdict.message]))
+    fraction = verdict.fraction()
+    if verdict.passed:
+        return outputs
+    if fraction > 0 and points:
+        score = min(float(points), round(float(points) * fraction, 4))
+        outputs.append(new_output("stream", name="stdout",
+                                  text=f"{testing.describe_parts(verdict.parts)}\npartial credit: {score:g} of {float(points):g}\n"))
+        outputs.append(new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None))
+        return outputs
+    ename, _, evalue = verdict.message.partition(": ")
+    outputs.append(new_output("error", ename=ename or "Failed", evalue=evalue, traceback=[verdict.message]))
     return outputs
