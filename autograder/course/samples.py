@@ -112,6 +112,8 @@ def honest_samples():
         "edited_test_cell": Sample({A1: with_cell_source(filled(A1, {"dense_forward": "return x @ W + b + 1.0, (x, W)"}),
                                                          "test_dense_forward", "assert True")},
                                    lost=["test_dense_forward"], problems=["edited-test-cell"]),
+        "unstable": Sample({A1: filled(A1, {"sigmoid": "return 1 / (1 + np.exp(-x))                  # overflows for x < -709"})},
+                           partial={"test_sigmoid": 5.0}, lost=["test_sigmoid_grad"]),        # 5 of 8: the values, not stability
         "warns": Sample({A1: filled(A1, {"relu": "import warnings\n"
                                                  "warnings.warn('relu: a slow but correct version', UserWarning)\n"
                                                  "np.log(np.zeros(1))                # RuntimeWarning: divide by zero\n"
@@ -186,9 +188,10 @@ def hostile_samples():
 class Sample:
     """Notebooks of one sample student, and what grading them must give."""
 
-    def __init__(self, notebooks, lost=(), problems=(), name=None, malformed=False):
+    def __init__(self, notebooks, lost=(), problems=(), name=None, malformed=False, partial=None):
         self.notebooks = notebooks            # {assignment: notebook}
         self.lost = list(lost)                # test cells that must score 0 (all others full marks)
+        self.partial = dict(partial or {})    # test cells that must score part of their points: {grade_id: score}
         self.problems = list(problems)        # problem kinds report.json must list
         self.name = name                      # file name, if not <assignment>.ipynb
         self.malformed = malformed            # write truncated JSON
@@ -202,7 +205,7 @@ class Sample:
 
     def expected_scores(self, assignment):
         """{grade_id: expected score} for one of this sample's assignments."""
-        return {g: (0.0 if g in self.lost else float(p)) for g, p in graded_cells(assignment)}
+        return {g: self.partial.get(g, 0.0 if g in self.lost else float(p)) for g, p in graded_cells(assignment)}
 
 
 def write_all():

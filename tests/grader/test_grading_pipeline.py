@@ -72,6 +72,21 @@ def test_feedback_shows_results_but_not_hidden_tests(graded):
     assert "dense_forward" in text and "BEGIN HIDDEN TESTS" not in text and "fresh_rng()" not in text
 
 
+def test_partial_credit_reaches_the_gradebook_and_the_feedback(graded):
+    """A test made of parts that passes some (the values of sigmoid, not its stability at x = -1000): is its
+    partial score nbgrader's own, in the gradebook and the grades files, and does the feedback say which parts passed?"""
+    from nbgrader.api import Gradebook
+    out, _ = graded
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course.COURSE_ID) as gb:
+        grade_row = gb.find_grade("test_sigmoid", "a1_neuron", "a1_neuron", "unstable")
+        assert (grade_row.auto_score, grade_row.max_score) == (5.0, 8.0)
+        assert gb.find_grade("test_tanh", "a1_neuron", "a1_neuron", "unstable").auto_score == 3.0
+    assert grades_by_submission(out)[("unstable", "a1_neuron")]["test_sigmoid"] == 5.0
+    text = feedback_text(out, "unstable", "a1_neuron")
+    assert "✔ values (5)" in text and "✘ stable for large |x| (3): sigmoid is not numerically stable" in text
+    assert "partial credit: 5 of 8" in text and "test_sigmoid (баллы: 5.0 из 8.0)" in text
+
+
 def test_rerun_is_idempotent_and_a_late_submission_is_graded_alone(graded, tmp_path):
     """Does re-grading the same folder change nothing, and does one late submission cost one grading?"""
     out, _ = graded
