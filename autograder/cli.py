@@ -1,4 +1,4 @@
-"""Argument parsing for python -m autograder (build, grade, release, demo; calendar, stats, export, similarity)."""
+"""Argument parsing for python -m autograder (build, grade, audit, release, demo; calendar, stats, export, similarity)."""
 import argparse
 import os
 import sys
@@ -63,6 +63,18 @@ def cmd_release(args):
         return 2
     print(f"student edition: {archive.with_suffix('')}/ and {archive}")
     return 0
+
+
+def cmd_audit(args):
+    from .course import audit
+    report = audit.run(args.assignments or None, out=args.out, jobs=args.jobs, timeout=args.timeout, course=args.course)
+    audit.write_report(report, args.out)
+    found = audit.problems(report)
+    print(f"audit: {sum(e['mutants'] for e in report['assignments'].values())} wrong implementations, "
+          f"{len(found)} problem(s), {report['seconds']} s; report in {Path(args.out) / 'audit.md'} and audit.json")
+    for p in found:
+        print(f"  {p['kind']}: {p.get('assignment', '')}/{p['test']}: {p['detail'][:300]}")
+    return 1 if found else 0
 
 
 def cmd_demo(args):
@@ -220,6 +232,13 @@ def main(argv=None):
     p.add_argument("out", help="folder to write; an earlier edition there is replaced, anything else is refused")
     p.add_argument("--calendar", help="the course calendar: its deadlines go into the edition's README")
     p.set_defaults(func=cmd_release)
+    p = sub.add_parser("audit", help="grade wrong implementations of every graded function: do the tests fail them?")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--out", default="build/audit", help="output folder: audit.md, audit.json, the graded submissions "
+                                                          "(default: build/audit)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
+    p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run before it is interrupted")
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("demo", help="build the course and grade the bundled sample submissions")
     p.add_argument("--out", default="build/demo", help="output folder (default: build/demo)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
