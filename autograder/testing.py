@@ -126,7 +126,7 @@ def _differences(names, got, expected, rtol, atol):
             continue
         if g.shape != e.shape:
             wrong.append(f"{name} has shape {g.shape}, expected {e.shape}")
-        elif not np.allclose(g, e, rtol=rtol, atol=atol):
+        elif not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):   # nan matches only an expected nan
             wrong.append(f"{name} differs from the reference (max abs diff {np.max(np.abs(g - e)):.1e})")
         else:
             right.append(name)
