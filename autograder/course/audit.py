@@ -37,7 +37,7 @@ import textwrap
 import time
 import tomllib
 from contextlib import redirect_stdout
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -642,6 +642,7 @@ def feedback_messages(page):
     for k, anchor in enumerate(anchors):
         end = anchors[k + 1].start() if k + 1 < len(anchors) else len(page)
         section = page[anchor.end():end]
+        section = section.split('<div class="cell ', 1)[0]          # this cell only, not the cells after it
         texts = re.findall(r'<div class="output_subarea[^"]*output_(?:error|stream|text)[^"]*">\s*<pre>(.*?)</pre>', section, re.DOTALL)
         found[anchor.group(1)] = html.unescape(re.sub(r"<[^>]+>", "", "\n".join(texts))).strip()
     return found

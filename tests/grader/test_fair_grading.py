@@ -63,6 +63,12 @@ def graded(tmp_path_factory):
     return out
 
 
+def messages(out, student, assignment):
+    """{test: what its outputs say} on a student's feedback page."""
+    from autograder.audit import feedback_messages
+    return feedback_messages((out / "feedback" / student / assignment / f"{assignment}.html").read_text())
+
+
 def lost(out, student, assignment):
     """{test: points lost} of a student's assignment."""
     row = grades_by_submission(out)[(student, assignment)]
@@ -73,23 +79,24 @@ def test_a_wrong_attention_costs_only_its_own_test(graded):
     """a6: a dot_attention_forward with a wrong context costs its 10 points, not its backward's, the decoder
     step's or greedy decoding's (they are judged with the student's own attention, or its cache)."""
     assert lost(graded, "context_mean", A6) == {"test_dot_attention_forward": 10.0}
-    assert "context = sum_s weights_s h_s" in feedback_text(graded, "context_mean", A6)
+    assert "context = sum_s weights_s h_s" in messages(graded, "context_mean", A6)["test_dot_attention_forward"]
 
 
 def test_a_forward_whose_cache_is_wrong_costs_its_backward_and_the_backward_says_so(graded):
     """The softmax over the batch axis: the hint names the mistake, and the backward test, given a wrong cache,
     blames the forward instead of the backward; the decoder step and greedy decoding keep their points."""
     assert lost(graded, "batch_axis", A6) == {"test_dot_attention_forward": 10.0, "test_dot_attention_backward": 15.0}
-    text = feedback_text(graded, "batch_axis", A6)
-    assert "the softmax ran over the batch axis (axis 0)" in text
-    assert "your dot_attention_forward is wrong on these inputs, and this test relies on it" in text
+    said = messages(graded, "batch_axis", A6)
+    assert "the softmax ran over the batch axis (axis 0)" in said["test_dot_attention_forward"]
+    assert "your dot_attention_forward is wrong on these inputs, and this test relies on it" in said["test_dot_attention_backward"]
 
 
 def test_a_softmax_over_the_time_axis_gets_its_own_hint(graded):
     assert set(lost(graded, "time_axis", A6)) == {"test_temporal_softmax_loss", "test_temporal_softmax_loss_grad"}
-    text = feedback_text(graded, "time_axis", A6)
-    assert "the softmax over the time axis (axis 1)" in text and "the softmax runs over the time axis (axis 1)" in text
-    assert "padded positions were counted" not in text
+    said = messages(graded, "time_axis", A6)
+    assert "the softmax over the time axis (axis 1)" in said["test_temporal_softmax_loss"]
+    assert "the softmax runs over the time axis (axis 1)" in said["test_temporal_softmax_loss_grad"]
+    assert "padded positions were counted" not in said["test_temporal_softmax_loss"]
 
 
 def test_half_right_gru_tests_give_half_of_their_points(graded):
@@ -97,6 +104,8 @@ def test_half_right_gru_tests_give_half_of_their_points(graded):
     nbgrader records half of the points, and the feedback lists the parts."""
     assert lost(graded, "reset_ignored", A4) == {"test_gru_step_forward": 7.5, "test_gru_step_backward": 7.5,
                                                  "test_gru_forward": 2.5, "test_gru_backward": 7.5}
-    text = feedback_text(graded, "reset_ignored", A4)
-    assert text.count("✔ reset_after=False (1)") == 4 and text.count("✘ reset_after=True (1)") == 4
-    assert "partial credit: 7.5 of 15" in text and "your gru_step_forward is wrong on these inputs" in text
+    said = messages(graded, "reset_ignored", A4)
+    for test in ("test_gru_step_forward", "test_gru_step_backward", "test_gru_forward", "test_gru_backward"):
+        assert "✔ reset_after=False (1)" in said[test] and "✘ reset_after=True (1)" in said[test], said[test]
+    assert "partial credit: 7.5 of 15" in said["test_gru_step_forward"] and "Score: 7.5 / 15.0" in feedback_text(graded, "reset_ignored", A4)
+    assert "your gru_step_forward is wrong on these inputs" in said["test_gru_forward"]
