@@ -465,7 +465,7 @@ class Screen:
     predicted: dict                        # test -> [fraction per seed], with only its own function wrong
 
 
-def prescreen(a, chosen, tables, seeds=PRESCREEN_SEEDS[:1]):
+def prescreen(a, chosen, tables, seeds=PRESCREEN_SEEDS):
     """Run a catch submission's tests in this process. Each test sees only its own function's wrong
     implementation (its verdict is what the audit predicts); every call of every function is watched,
     to see whether the wrong implementation answers differently from the reference, and where."""
@@ -740,6 +740,11 @@ def verdicts(p, grades, messages, exceptions, confirmed=None):
                 score = grades.get(alone, {}).get(test)
             entry = {"mutant": mutant.label, "changes": mutant.changes, "score": score, "alone": bool(alone),
                      "message": messages.get(alone or student, {}).get(test, "")[:600], "predicted": p.predicted[k][test]}
+            predicted = p.predicted[k][test]
+            if predicted and min(predicted) < 1 and max(predicted) == 1 and not _excepted(exceptions, a.id, test, mutant):
+                problems.append({"kind": "unreliable", "test": test, "detail": f"{test} fails {a.target[test]} changed by "
+                                 f"{mutant.label} for some seeds only (in-process, seeds {list(PRESCREEN_SEEDS)}): "
+                                 "the hidden tests must tell it from the reference whatever grading draws"})
             if score is not None and score < a.points[test]:
                 tests[test]["caught"].append(entry)
                 continue
