@@ -147,11 +147,21 @@ def used_wrong(uses, rtol=1e-6, atol=1e-9):
     """Notes on other functions of the student's that this test relies on and that are wrong themselves.
 
     uses: {function name: (what the student's function returned, what the reference returns)} for
-    inputs the test gave it (tuples of outputs, or single outputs). Returns "" when all are right.
+    inputs the test gave it (tuples of outputs, or single outputs), or a function without arguments
+    that returns that pair: it is called only here, when the test has failed, so that a function the
+    student has not written (it raises) costs nothing to a test that passes. Returns "" when all are right.
     """
+    __tracebackhide__ = True
     notes = []
-    for name, (got, expected) in (uses or {}).items():
-        if not agrees(got, expected, rtol, atol):
+    for name, pair in (uses or {}).items():
+        try:
+            got, expected = pair() if callable(pair) else pair
+            wrong = not agrees(got, expected, rtol, atol)
+        except Exception as exc:
+            if type(exc).__name__ in FATAL:
+                raise
+            wrong = True
+        if wrong:
             notes.append(f". Note: your {name} is wrong on these inputs, and this test relies on it: "
                          f"fix {name} first (see its own test)")
     return "".join(notes)
@@ -168,7 +178,8 @@ def compare(fn_name, got, expected, names, rtol=1e-6, atol=1e-9, seed=None, uses
     """Compare the outputs of a student function with the reference, output by output.
 
     got, expected: tuples of outputs (arrays or numbers); names: one name per output.
-    uses: {name: (got, expected)} of other student functions the test relied on (see used_wrong).
+    uses: {name: (got, expected) or a function returning it} of other student functions the test relied on
+    (see used_wrong).
     Raises AssertionError naming every wrong output and every right one.
     """
     __tracebackhide__ = True
@@ -312,6 +323,7 @@ class _Parts:
     def __init__(self):
         self.results = []
         self.first_error = None             # the exception of the first failed part (its traceback shows where)
+        self.not_written = 0                # parts that failed with NotImplementedError (the stub of the release)
 
     @contextmanager
     def __call__(self, name, weight=1):
@@ -326,6 +338,7 @@ class _Parts:
                 raise
             self.results.append((name, weight, False, _failure_text(exc)))
             self.first_error = self.first_error or exc
+            self.not_written += isinstance(exc, NotImplementedError)
         else:
             self.results.append((name, weight, True, ""))
 
@@ -342,4 +355,6 @@ def parts():
     if all(ok for _, _, ok, _ in collected.results):
         print(summary)
         return
+    if collected.not_written == len(collected.results):   # nothing written yet: say just that, as any other test
+        raise collected.first_error
     raise PartsFailed(summary, list(collected.results)) from collected.first_error

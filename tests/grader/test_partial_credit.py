@@ -45,6 +45,16 @@ def test_a_failing_part_does_not_stop_the_others_and_the_verdict_names_each():
     assert "parts passed: 1 of 3 (weight 3 of 10)" in str(caught.value) and "✘ values (5): sigmoid" in str(caught.value)
 
 
+def test_a_test_of_parts_of_an_unwritten_function_fails_with_not_implemented_error():
+    """The release's stubs raise NotImplementedError: then the cell says just that, as every other test does."""
+    with pytest.raises(NotImplementedError):
+        with parts() as part:
+            with part("values"):
+                raise NotImplementedError()
+            with part("stability"):
+                raise NotImplementedError()
+
+
 def test_a_dead_kernel_ends_the_test_not_just_a_part():
     """Do the grader's own errors (a dead or stuck kernel) pass through a part, so that the judge sees them?"""
     class KernelGone(Exception):
@@ -132,6 +142,16 @@ def test_used_wrong_names_only_the_functions_that_are_wrong():
     assert used_wrong({"f": (right, right)}) == ""
     note = used_wrong({"f": (right, right), "g": (wrong, right), "h": ("not numbers", np.ones(1))})
     assert "your g is wrong" in note and "your h is wrong" in note and "your f" not in note
+
+
+def test_a_function_not_written_yet_costs_nothing_to_a_test_that_passes():
+    """uses= given as a function is asked only when the check fails: a student's unwritten helper (it raises)
+    does not fail a test whose own function is right, and is named when the test fails."""
+    def not_written():
+        raise NotImplementedError()
+    compare("rnn_forward", (np.ones(2),), (np.ones(2),), ["h"], uses={"rnn_step_forward": not_written})
+    with pytest.raises(AssertionError, match="your rnn_step_forward is wrong"):
+        compare("rnn_forward", (np.zeros(2),), (np.ones(2),), ["h"], uses={"rnn_step_forward": not_written})
 
 
 def test_compare_appends_the_note_on_a_wrong_function_it_relied_on():
