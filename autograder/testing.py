@@ -23,9 +23,9 @@ Partial credit: a test that checks several independent things gives each its sha
 points with `parts()`:
 
     with parts() as part:
-        with part("next_h", 5):
+        with part("values", 5):
             ...checks...
-        with part("next_c", 5):
+        with part("stable for large |x|", 3):
             ...checks...
 
 A failing part does not stop the others. At the end of the block the cell fails, naming every part
