@@ -160,3 +160,28 @@ def test_exceptions_match_labels_and_outputs_literally():
 def test_the_exceptions_file_is_well_formed():
     for entry in audit.load_exceptions():
         assert entry["test"].split("/")[0] in COURSE.assignment_ids and len(entry["reason"]) > 20
+
+
+def test_a_weak_test_is_reported_with_the_wrong_code_it_passes(assignments):
+    """A test that checks only shapes: the audit must find that it passes zeros, the visible answers and the
+    rest, and report each as uncaught (grades as the in-process run predicts them, here)."""
+    a = audit.load("a4_lstm_gru")
+    a.tests["test_lstm_step_forward_slide"] = (
+        "out = call_student(lstm_step_forward, np.ones((2, 3)), np.zeros((2, 4)), np.zeros((2, 4)),\n"
+        "                   np.ones((3, 16)), np.ones((4, 16)), np.zeros(16))\n"
+        "assert np.shape(out[0]) == (2, 4), 'next_h has the wrong shape'\n")
+    p = audit.plan(a)
+    grades = {f"{a.id}-perfect": {t: a.points[t] for t in a.tests}}
+    for k, chosen in enumerate(p.catch):
+        grades[f"{a.id}-catch-{k:02d}"] = {t: a.points[t] * min(p.predicted[k][t] or [1.0]) for t in a.tests}
+    for k, group in enumerate(p.cascade):
+        grades[f"{a.id}-cascade-{k:02d}"] = {t: a.points[t] for t in a.tests}
+    entry = audit.verdicts(p, grades, {}, [])
+    missed = {u["mutant"] for u in entry["tests"]["test_lstm_step_forward_slide"]["uncaught"]}
+    assert {"zeros", "mean", "lookup", "first-call", "scramble"} <= missed
+    assert not entry["tests"]["test_lstm_step_forward"]["uncaught"]
+    kinds = {p["kind"] for p in entry["problems"] if p["test"] == "test_lstm_step_forward_slide"}
+    assert kinds == {"uncaught"}
+    text = audit.markdown({"assignments": {a.id: entry}, "grading_seconds": 0, "seconds": 0, "unused_exceptions": []})
+    row = next(line for line in text.splitlines() if line.startswith("| `test_lstm_step_forward_slide`"))
+    assert "zeros" in row and "lookup" in row and "## Problems" in text
