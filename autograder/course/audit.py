@@ -18,9 +18,18 @@ grades has a hole. Two kinds of submissions:
   built on it.
 
 Before grading, every wrong implementation is run through the tests in this process (the source
-notebook's code is the reference answer) and dropped if it never answers differently from the
-reference on the tests' inputs: it is not wrong there, so no test can fail it. The verdicts are the
-real grader's. Accepted holes are listed with a reason in autograder/course/audit_exceptions.toml.
+notebook's code is the reference answer, two fixed seeds), each test seeing only its own function's
+wrong implementation, and dropped if it never answers differently from the reference on the tests'
+inputs (it is not wrong there: no test can fail it) or if it raises (any test that calls it fails it).
+The verdicts are the real grader's; where the grader and the in-process run disagree on a test, that
+wrong implementation is graded again, alone. The audit's submissions carry a cell of their own that
+makes the notebook's timed training loops stop at once (their clock runs fast): they are there for
+the test cells, and one that defines the wrong implementations (`mutants_cell`).
+
+Problems (`problems`, and the exit code of the command): uncaught (a test gave full points to a wrong
+implementation of its function), cascade (a test lost points because another function was wrong,
+without saying so), unreliable (caught for one fixed seed only), baseline (the perfect submission lost
+points), unused-exception. Accepted holes are listed with a reason in autograder/course/audit_exceptions.toml.
 
 The same in-process runner (`reference_namespace`, `run_cell`) runs every graded test against the
 reference over many seeds (tests/course/test_reference_seeds.py).
