@@ -46,8 +46,8 @@ def test_every_assignment_meets_every_kind_of_wrong_code(report):
                  (x["mutant"] for x in row[key])}
         assert KINDS - {"ignore", "axis"} <= kinds, (assignment, sorted(KINDS - {"ignore", "axis"} - kinds))
         seen |= kinds
-        for test, row in entry["tests"].items():
-            assert len(row["caught"]) >= 8, (assignment, test, len(row["caught"]))
+        for test, row in entry["tests"].items():   # a6's test_seq2seq_loss grades one number (its gradients: excepted)
+            assert len(row["caught"]) >= 6, (assignment, test, len(row["caught"]))
     assert KINDS <= seen, sorted(KINDS - seen)
 
 
@@ -69,6 +69,8 @@ def test_a_wrong_forward_costs_only_its_own_points(report):
                     or any(n in other["message"] for n in cascade["changed"]) or "relies on it" in other["message"]
     a6 = {tuple(c["changed"]): c for c in report[0]["assignments"]["a6_seq2seq_attention"]["cascades"]}
     assert a6[("dot_attention_forward",)]["lost"] == []              # once 45 of 100 points for this one mistake
+    for part in ("embedding_forward", "embedding_backward", "temporal_softmax_loss"):   # the whole model's loss is
+        assert a6[(part,)]["lost"] == [], (part, a6[(part,)]["lost"])                    # judged with the student's parts
 
 
 def test_the_report_has_a_table_per_assignment_and_the_json_everything(report):

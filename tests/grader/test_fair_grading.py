@@ -65,7 +65,7 @@ def graded(tmp_path_factory):
 
 def messages(out, student, assignment):
     """{test: what its outputs say} on a student's feedback page."""
-    from autograder.audit import feedback_messages
+    from autograder.course.audit import feedback_messages
     return feedback_messages((out / "feedback" / student / assignment / f"{assignment}.html").read_text())
 
 
@@ -76,16 +76,18 @@ def lost(out, student, assignment):
 
 
 def test_a_wrong_attention_costs_only_its_own_test(graded):
-    """a6: a dot_attention_forward with a wrong context costs its 10 points, not its backward's, the decoder
-    step's or greedy decoding's (they are judged with the student's own attention, or its cache)."""
-    assert lost(graded, "context_mean", A6) == {"test_dot_attention_forward": 10.0}
+    """a6: a dot_attention_forward with a wrong context costs its 5 points, not its backward's, the decoder
+    step's, greedy decoding's or the whole model's loss and gradients (they are judged with the student's own
+    attention, or its cache)."""
+    assert lost(graded, "context_mean", A6) == {"test_dot_attention_forward": 5.0}
     assert "context = sum_s weights_s h_s" in messages(graded, "context_mean", A6)["test_dot_attention_forward"]
 
 
 def test_a_forward_whose_cache_is_wrong_costs_its_backward_and_the_backward_says_so(graded):
     """The softmax over the batch axis: the hint names the mistake, and the backward test, given a wrong cache,
-    blames the forward instead of the backward; the decoder step and greedy decoding keep their points."""
-    assert lost(graded, "batch_axis", A6) == {"test_dot_attention_forward": 10.0, "test_dot_attention_backward": 15.0}
+    blames the forward instead of the backward; the decoder step, greedy decoding and the whole model's loss and
+    gradients keep their points."""
+    assert lost(graded, "batch_axis", A6) == {"test_dot_attention_forward": 5.0, "test_dot_attention_backward": 10.0}
     said = messages(graded, "batch_axis", A6)
     assert "the softmax ran over the batch axis (axis 0)" in said["test_dot_attention_forward"]
     assert "your dot_attention_forward is wrong on these inputs, and this test relies on it" in said["test_dot_attention_backward"]
@@ -107,5 +109,5 @@ def test_half_right_gru_tests_give_half_of_their_points(graded):
     said = messages(graded, "reset_ignored", A4)
     for test in ("test_gru_step_forward", "test_gru_step_backward", "test_gru_forward", "test_gru_backward"):
         assert "✔ reset_after=False (1)" in said[test] and "✘ reset_after=True (1)" in said[test], said[test]
-    assert "partial credit: 7.5 of 15" in said["test_gru_step_forward"] and "Score: 7.5 / 15.0" in feedback_text(graded, "reset_ignored", A4)
+    assert "partial credit: 7.5 of 15" in said["test_gru_step_forward"] and "test_gru_step_forward (баллы: 7.5 из 15.0)" in feedback_text(graded, "reset_ignored", A4)
     assert "your gru_step_forward is wrong on these inputs" in said["test_gru_forward"]
