@@ -29,7 +29,8 @@ demo: $(STAMP)
 	$(PY) -m autograder demo --jobs $(JOBS)
 
 ## Every test: rnncore against finite differences and PyTorch, the lectures with nbval,
-## the assignments' nbgrader round trip, the grading pipeline and its sandbox.
+## the assignments' nbgrader round trip, the grading pipeline and its sandbox, and the audit of the
+## assignments' tests (python -m autograder audit over a1-a6, tests/course/test_audit.py).
 test: $(STAMP)
 	$(NOTEBOOK_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile \
 		--nbval --nbval-current-env --nbval-sanitize-with lectures/sanitize.cfg \
