@@ -4,9 +4,9 @@ A hidden test draws its inputs from `fresh_rng()`, seeded anew at every grading.
 reference for some seeds costs a perfect submission points with no problem reported (a5's
 test_max_pool_backward did, for 17 seeds in 20,000: ties where the maximum is not differentiable). Here
 the source notebook's code (the reference answers) runs in this process, every test cell's visible part
-once and its hidden part for 1,000 seeds, fresh_rng returning each in turn; a hidden part that takes longer
-than BUDGET / 1,000 seconds (a6's test_beam_decode trains a toy model) runs for as many seeds as fit in
-BUDGET, and never fewer than MIN_SEEDS.
+once and its hidden part for 300 seeds (SEEDS_N=20000 for a deeper run), fresh_rng returning each in turn;
+a hidden part slower than BUDGET / 300 seconds a seed (a6's test_beam_decode trains a toy model) runs for as
+many seeds as fit in BUDGET, and never fewer than MIN_SEEDS.
 """
 import os
 import time
@@ -20,8 +20,8 @@ from autograder.course import Course, audit
 COURSE = Course.here()
 
 pytestmark = pytest.mark.slow
-SEEDS = range(int(os.environ.get("SEEDS_N", 1000)))
-BUDGET = 15.0                                       # seconds of seeds per test (after the first)
+SEEDS = range(int(os.environ.get("SEEDS_N", 300)))
+BUDGET = 5.0                                        # seconds of seeds per test (after the first)
 MIN_SEEDS = 50
 KNOWN = {"a5_charlm_birnn": [1440523028]}          # seeds that once failed a test, kept for good
 
