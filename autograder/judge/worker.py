@@ -1,4 +1,4 @@
-"""What a worker does with one job, in its job folder (see autograder/workers.py for where it runs).
+"""What a worker does with one job, in its job folder (see autograder/pipeline/workers.py for where it runs).
 
     grade    input.json = {"course_dir", "job": records.Job}  ->  result.json (records.Result)
     intake   input.json = {"source", "assignments", "assignment", "lms_regexp"}  ->  staging/, manifest.json

@@ -15,7 +15,8 @@ full disk, a read-only or locked gradebook) stops the run with one `error:` line
 was saved and how to resume; Ctrl-C stops the running jobs and records what finished.
 
 Output folder:
-    grades.csv                       one row per student and assignment, a column per graded part
+    grades.csv                       one row per student and assignment: score, late days, penalty, final score
+    grades/<assignment>.csv          the same with a column per graded part of that assignment
     report.json                      every problem found, and a summary per submission
     feedback/<student>/<assignment>/ nbgrader's HTML feedback (--feedback-dir: elsewhere, e.g. a course's
                                      feedback/ folder, from which `nbgrader release_feedback` publishes it)
@@ -78,7 +79,7 @@ class Settings:
     course: Course = field(default_factory=Course.here)   # the course whose solutions grade the submissions
     worker_user: str = executors.workers.DEFAULT_WORKER_USER   # as root: the uid grading workers run as
     calendar: Path = None                # the course calendar (docs/calendar.md): due dates, late policy, extensions
-    statistics: bool = True              # write OUT/stats/ (autograder/stats.py) at the end
+    statistics: bool = True              # write OUT/stats/ (autograder/term/stats.py) at the end
 
     def resolved(self):
         """These settings with absolute output folders (what a run uses)."""
