@@ -29,8 +29,8 @@ HUB_REPO = lab.REPO / "build" / "hub-test-repo"
 HUB_CONFIG = HUB_REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 GUIDE = lab.REPO / "docs" / "instructor-guide.md"
 HUB_ENV = lab.REPO / "build" / "hub-test-env"        # the users' environment, kept between runs (about 30 s to make)
-REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "pyproject.toml",
-                    "README.md"]
+REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "docs",
+                    "pyproject.toml", "README.md"]          # docs/: the hub's course takes its calendar from there
 PASSWORD = "browser-test"
 ASSIGNMENT = "a1_neuron"
 STUDENT_COMMANDS = re.compile(r"nbgrader (fetch_assignment|submit|fetch_feedback)\b")
