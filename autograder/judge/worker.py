@@ -117,8 +117,10 @@ def test_plan(source_dir):
 def configure(job, workdir, course_dir, kernel, observations):
     """nbgrader configuration for this job: JudgedExecute, feedback that is safe to open, the sandboxed kernel."""
     root = workdir / "course"
+    # Here Autograde is the judge itself (JudgedExecute, below), not the hook that sends a submission to a worker.
     config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}", timeout=job.timeout,
-                                    source_directory=course_dir / "source", release_directory=course_dir / "release")
+                                    source_directory=course_dir / "source", release_directory=course_dir / "release",
+                                    grade_in_sandbox=False)
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
     config.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
