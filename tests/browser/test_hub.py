@@ -62,7 +62,10 @@ def guide_blocks():
     """[(role, [command, ...])] of the instructor guide's sh blocks from step 2b on, in order.
 
     A command is one logical shell line: backslash continuations joined, a for loop up to its `done`.
-    A block is the student's if it runs a student's nbgrader command, else the instructor's."""
+    A block is the student's if it runs a student's nbgrader command, else the instructor's. Blocks that run
+    the repository's own .venv/bin/python (statistics, similarity, LMS files: the term's tools, run from a
+    checkout of the repository) are left out: `grade` already writes the statistics, and the LMS files need an
+    LMS's export."""
     text = GUIDE.read_text()
     text = text[text.index("### b. nbgrader's exchange"):]
     blocks = []
@@ -77,6 +80,8 @@ def guide_blocks():
             if not line.rstrip().endswith("\\") and depth == 0:
                 commands.append(current.rstrip("\n"))
                 current = ""
+        if any(c.startswith(".venv/bin/python") for c in commands):
+            continue
         role = "student" if any(STUDENT_COMMANDS.search(c) for c in commands) else "instructor"
         blocks.append((role, commands))
     return blocks
