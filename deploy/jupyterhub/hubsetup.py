@@ -48,9 +48,15 @@ def nbgrader_config(course_id, exchange, extra=""):
             f"c.Exchange.root = {str(exchange)!r}\n" + extra)
 
 
-def instructor_nbgrader_config(course_id, exchange, course):
-    """The instructor's nbgrader_config.py: the course folder, and Autograde through the judge."""
-    return nbgrader_config(course_id, exchange, f"c.CourseDirectory.root = {str(course)!r}\n" + AUTOGRADE_IN_SANDBOX)
+def instructor_nbgrader_config(course_id, exchange, course, calendar=None):
+    """The instructor's nbgrader_config.py: the course folder, and Autograde through the judge; with a calendar,
+    Autograde's late penalties are the calendar's (as `python -m autograder grade --calendar` writes them)."""
+    late = "" if calendar is None else (
+        "# Late penalties of Autograde: the course calendar's policy, as grade --calendar applies it.\n"
+        "c.AssignLatePenalties.plugin_class = 'autograder.term.calendar.CalendarLatePenalty'\n"
+        f"c.CalendarLatePenalty.calendar_file = {str(calendar)!r}\n")
+    return nbgrader_config(course_id, exchange, f"c.CourseDirectory.root = {str(course)!r}\n" + AUTOGRADE_IN_SANDBOX
+                           + late)
 
 
 def run(command, **kwargs):

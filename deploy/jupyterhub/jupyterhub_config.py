@@ -77,8 +77,10 @@ def prepare_course():
     EXCHANGE.chmod(0o1777)        # nbgrader's exchange root: everyone writes; the sticky bit as on /tmp
     instructor = CONFIG / "instructor"
     instructor.mkdir(parents=True, exist_ok=True)
-    # The course folder; Autograde (Formgrader's button, nbgrader autograde) grades through the judge, sandboxed.
-    (instructor / "nbgrader_config.py").write_text(hubsetup.instructor_nbgrader_config(COURSE_ID, EXCHANGE, COURSE))
+    # The course folder; Autograde (Formgrader's button, nbgrader autograde) grades through the judge, sandboxed,
+    # with the late penalties of the course's calendar.
+    (instructor / "nbgrader_config.py").write_text(hubsetup.instructor_nbgrader_config(
+        COURSE_ID, EXCHANGE, COURSE, calendar=COURSE / "calendar.toml"))
     # Formgrader is a page of the instructor's server shown in a JupyterLab frame: allow that frame
     # (the hub's single-user servers answer with frame-ancestors 'none' otherwise).
     (instructor / "jupyter_server_config.json").write_text(json.dumps(
