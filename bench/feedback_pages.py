@@ -21,26 +21,27 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograder import course
+from autograder import course  # noqa: E402
 from autograder.judge import feedback  # noqa: E402
-from autograder.course import Course
+from autograder.course import SAMPLES, Course  # noqa: E402
 
 COURSE = Course.here()
 
 
 def autograded_course(root, assignments):
     """A course folder where the perfect sample of each assignment has been autograded by plain nbgrader."""
-    config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}")
-    config.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "nbgrader.preprocessors.ClearHiddenTests",
-                                             "nbconvert.preprocessors.SanitizeHTML",
-                                             "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}", COURSE.solutions, root / "release")
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SanitizeHTML, CSSHTMLHeaderPreprocessor]
     config.SanitizeHTML.enabled = True
     api = course.api(config)
     for assignment in assignments:
         api.generate_assignment(assignment, force=True)
         target = root / "submitted" / "student" / assignment
         target.mkdir(parents=True)
-        shutil.copyfile(course.SAMPLES / "submissions" / "perfect" / assignment / f"{assignment}.ipynb",
+        shutil.copyfile(SAMPLES / "submissions" / "perfect" / assignment / f"{assignment}.ipynb",
                         target / f"{assignment}.ipynb")
         assert api.autograde(assignment, "student", force=True, create=True)["success"]
     return api
@@ -58,7 +59,8 @@ def main():
         started = time.perf_counter()
         for _ in range(args.pages):
             for assignment in assignments:
-                assert api.generate_feedback(assignment, "student", force=True)["success"]
+                made = api.generate_feedback(assignment, "student", force=True)
+                assert made["success"], made.get("error") or made.get("log")
         nbgrader_seconds = (time.perf_counter() - started) / (args.pages * len(assignments))
         feedback.warm_up(root / "release")
         started = time.perf_counter()

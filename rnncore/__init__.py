@@ -13,14 +13,16 @@ The cells are described once, in cells.py: get_cell("lstm") gives their function
 and whether they have a cell state.
 
 Sequence to sequence (S source, T target steps, A attention size): embedding_forward (embedding.py),
-temporal_softmax_loss over padded targets (losses.py), dot and additive attention over encoder
-states with a source mask (attention.py), an LSTM encoder-decoder with optional attention, its
-training loop, greedy decoding and beam search (seq2seq.py), and a Russian dates-to-ISO task to
-train it on (dates.py: russian_date_pairs, date_vocabularies, encode_pairs).
+temporal_softmax_loss over padded targets (losses.py), dot, scaled dot, general (multiplicative) and
+additive attention over encoder states with a source mask (attention.py), an LSTM encoder-decoder with
+optional attention, the teacher-forcing shift, its training loop, greedy decoding and beam search
+(beam_decode: the search for any step function) (seq2seq.py), and a Russian dates-to-ISO task to train
+it on (dates.py: russian_date_pairs, date_vocabularies, encode_pairs).
 """
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, tanh, tanh_grad
 from .attention import (additive_attention_backward, additive_attention_forward, dot_attention_backward,
-                        dot_attention_forward)
+                        dot_attention_forward, general_attention_backward, general_attention_forward,
+                        scaled_dot_attention_backward, scaled_dot_attention_forward)
 from .bidirectional import bidirectional_backward, bidirectional_forward, reverse_padded
 from .bptt import chunk_slices, hidden_gradient_norms, truncated_bptt
 from .cells import CELLS, RECURRENT_CELLS, Cell, get_cell
@@ -41,9 +43,9 @@ from .pooling import (attention_pool_backward, attention_pool_forward, last_pool
                       last_pool_forward, max_pool_backward, max_pool_forward, mean_pool_backward,
                       mean_pool_forward)
 from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
-from .seq2seq import (ATTENTIONS, beam_search, decoder_backward, decoder_forward, decoder_step_forward, encode,
-                      encoder_backward, encoder_forward, greedy_decode, init_seq2seq, seq2seq_backward, seq2seq_forward,
-                      seq2seq_loss, train_seq2seq)
+from .seq2seq import (ATTENTIONS, beam_decode, beam_search, decoder_backward, decoder_forward, decoder_step_forward,
+                      encode, encoder_backward, encoder_forward, greedy_decode, init_seq2seq, log_softmax,
+                      seq2seq_backward, seq2seq_forward, seq2seq_loss, teacher_forcing_shift, train_seq2seq)
 from .stacked import stacked_backward, stacked_forward
 from .text import Vocabulary, bag_of_words, load_corpus, one_hot, pad_sequences, tokenize
 
@@ -61,6 +63,7 @@ __all__ = [
     "bag_of_words",
     "bce_loss",
     "bce_with_logits_loss",
+    "beam_decode",
     "beam_search",
     "bidirectional_backward",
     "bidirectional_forward",
@@ -89,6 +92,8 @@ __all__ = [
     "encode_pairs",
     "encoder_backward",
     "encoder_forward",
+    "general_attention_backward",
+    "general_attention_forward",
     "get_cell",
     "global_norm",
     "greedy_decode",
@@ -104,6 +109,7 @@ __all__ = [
     "lengths_to_mask",
     "load_corpus",
     "load_onegin",
+    "log_softmax",
     "lstm_backward",
     "lstm_forward",
     "lstm_state_backward",
@@ -136,6 +142,8 @@ __all__ = [
     "rnn_step_forward",
     "russian_date_pairs",
     "sample_chars",
+    "scaled_dot_attention_backward",
+    "scaled_dot_attention_forward",
     "seq2seq_backward",
     "seq2seq_forward",
     "seq2seq_loss",
@@ -148,6 +156,7 @@ __all__ = [
     "stacked_forward",
     "tanh",
     "tanh_grad",
+    "teacher_forcing_shift",
     "temporal_softmax_loss",
     "text_streams",
     "tokenize",

@@ -17,8 +17,9 @@ def as_rng(rng):
 
 
 def progress_bar(total, enabled, unit):
-    """A tqdm bar of `total` steps on stdout (None when not enabled)."""
+    """A tqdm bar of `total` steps on stdout (None when not enabled); a string `enabled` is the bar's label."""
     if not enabled:
         return None
     from tqdm import tqdm                         # a text bar: notebooks store it as plain text
-    return tqdm(total=total, desc="training", unit=unit, file=sys.stdout, bar_format=BAR_FORMAT)
+    label = enabled if isinstance(enabled, str) else "training"
+    return tqdm(total=total, desc=label, unit=unit, file=sys.stdout, bar_format=BAR_FORMAT)

@@ -4,14 +4,21 @@ Sizes: N batch, S source positions, H hidden, A attention size. A query q (N, H)
 state) scores every encoder state h_s (h has shape (N, S, H)); a softmax over the real source
 positions turns the scores into weights; the context is the weighted mean of the states:
 
-    dot (Luong et al. 2015)          e_s = h_s . q
-    additive (Bahdanau et al. 2015)  e_s = v . tanh(q Wq + h_s Wk)      # Wq (H, A), Wk (H, A), v (A,)
+    dot (Luong et al. 2015)                 e_s = h_s . q
+    scaled dot (Vaswani et al. 2017)        e_s = h_s . q / sqrt(H)
+    general, multiplicative (Luong 2015)    e_s = h_s . (q W)                   # W (H, H)
+    additive (Bahdanau et al. 2015)         e_s = v . tanh(q Wq + h_s Wk)       # Wq (H, A), Wk (H, A), v (A,)
     weights = softmax_s(e)  over real s (padded s get exactly 0)         # (N, S)
     context = sum_s weights_s h_s                                        # (N, H)
 
 mask (N, S) is boolean, True at real source positions; None means all are real. A row with no real
 position has no softmax and is an error. The forward returns (context, weights, cache); the weights
 are for plots only: no gradient flows into them, the backward takes dcontext alone.
+
+Why scale by 1/sqrt(H): if the entries of q and h_s are independent with mean 0 and variance 1, the
+dot product h_s . q is a sum of H such products and has variance H; dividing by sqrt(H) brings it
+back to 1, so the softmax does not saturate (one weight near 1, the others near 0, tiny gradients)
+just because the states are long.
 """
 import numpy as np
 
@@ -111,3 +118,71 @@ def additive_attention_backward(dcontext, cache):
     dh += da @ Wk.T                                       # h_s Wk (the h_s)
     dWk = h.reshape(N * S, H).T @ da.reshape(N * S, A)    # h_s Wk (the Wk)
     return dq, dh, dWq, dWk, dv
+
+
+def scaled_dot_attention_forward(q, h, mask=None):
+    """Scaled dot-product attention (Vaswani et al. 2017, one head): e_s = h_s . q / sqrt(H).
+
+    q (N, H): queries; h (N, S, H): encoder states; mask (N, S) bool or None.
+    Returns context (N, H), weights (N, S) (zero at padded positions) and a cache for
+    scaled_dot_attention_backward.
+    """
+    q, h, mask = _check_query_and_states(q, h, mask)
+    check_shape("q", q, (h.shape[0], h.shape[2]), f"to match h of shape {h.shape}", label="(N, H)")
+    check_same_dtype(q=q, h=h)
+    scale = 1.0 / np.sqrt(h.shape[2])
+    e = np.einsum("nsh,nh->ns", h, q) * scale             # e_s = h_s . q / sqrt(H)
+    weights = _masked_softmax(e, mask)                    # weights = softmax over real s
+    context = np.einsum("ns,nsh->nh", weights, h)         # context = sum_s weights_s h_s
+    return context, weights.copy(), (q, h, weights, scale)
+
+
+def scaled_dot_attention_backward(dcontext, cache):
+    """Gradients of scaled_dot_attention_forward.
+
+    dcontext (N, H): upstream gradient of the context.
+    Returns dq (N, H), dh (N, S, H) (zero at padded positions).
+    """
+    q, h, weights, scale = cache
+    dcontext = check_upstream("dcontext", dcontext, q.shape, h.dtype)
+    dweights = np.einsum("nsh,nh->ns", h, dcontext)       # context = sum_s weights_s h_s
+    dh = weights[:, :, None] * dcontext[:, None, :]       # context = sum_s weights_s h_s (the h_s)
+    de = _softmax_backward(dweights, weights) * scale     # weights = softmax(e), e = (h_s . q) * scale
+    dh += de[:, :, None] * q[:, None, :]                  # e_s = h_s . q * scale (the h_s)
+    dq = np.einsum("ns,nsh->nh", de, h)                   # e_s = h_s . q * scale (the q)
+    return dq, dh
+
+
+def general_attention_forward(q, h, W, mask=None):
+    """Multiplicative attention (Luong et al. 2015, "general"): e_s = h_s . (q W).
+
+    q (N, Hq): queries; h (N, S, H): encoder states; W (Hq, H): learned; mask (N, S) bool or None.
+    With W = I this is dot attention; W lets the query and the states live in different spaces.
+    Returns context (N, H), weights (N, S) (zero at padded positions) and a cache for general_attention_backward.
+    """
+    q, h, mask = _check_query_and_states(q, h, mask)
+    W = as_float_array("W", W, 2)
+    check_shape("W", W, (q.shape[1], h.shape[2]), f"for q of shape {q.shape} and h of shape {h.shape}",
+                label="(Hq, H)")
+    check_same_dtype(q=q, h=h, W=W)
+    key = q @ W                                           # (N, H): the query mapped into the states' space
+    e = np.einsum("nsh,nh->ns", h, key)                   # e_s = h_s . (q W)
+    weights = _masked_softmax(e, mask)                    # weights = softmax over real s
+    context = np.einsum("ns,nsh->nh", weights, h)         # context = sum_s weights_s h_s
+    return context, weights.copy(), (q, h, W, key, weights)
+
+
+def general_attention_backward(dcontext, cache):
+    """Gradients of general_attention_forward.
+
+    dcontext (N, H): upstream gradient of the context.
+    Returns dq (N, Hq), dh (N, S, H) (zero at padded positions), dW (Hq, H).
+    """
+    q, h, W, key, weights = cache
+    dcontext = check_upstream("dcontext", dcontext, (h.shape[0], h.shape[2]), h.dtype)
+    dweights = np.einsum("nsh,nh->ns", h, dcontext)       # context = sum_s weights_s h_s
+    dh = weights[:, :, None] * dcontext[:, None, :]       # context = sum_s weights_s h_s (the h_s)
+    de = _softmax_backward(dweights, weights)             # weights = softmax over real s
+    dh += de[:, :, None] * key[:, None, :]                # e_s = h_s . key (the h_s)
+    dkey = np.einsum("ns,nsh->nh", de, h)                 # e_s = h_s . key (the key)
+    return dkey @ W.T, dh, q.T @ dkey                     # key = q W

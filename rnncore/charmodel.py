@@ -179,7 +179,8 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
 
     ids: the encoded text; V: vocabulary size; batch: number of parallel streams; steps: chunks to train on;
     optimizer: any rnncore optimizer (default Adagrad(lr=0.1), as min-char-rnn); clip: gradient clipping by value;
-    max_seconds: stop earlier once this much wall-clock time has passed (a training budget).
+    max_seconds: stop earlier once this much wall-clock time has passed (a training budget);
+    progress: show a tqdm bar (a string: the bar's label).
     Returns (params, history): history["loss"] lists the loss of every step (one step: batch * seq_len characters).
     """
     get_cell(cell)
@@ -210,7 +211,7 @@ def train_char_model(ids, V, hidden=100, seq_len=25, batch=16, steps=1000, cell=
         state, pos = step_out["state"], pos + seq_len                 # carry the state to the next chunk
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", refresh=False)
+            bar.set_postfix_str(f"L = {history['loss'][-1]:.3f}", refresh=False)
     if bar is not None:
         bar.close()
     return params, history

@@ -7,16 +7,18 @@ The layout of Luong et al. (2015): attention reads the decoder's state after its
     encoder   x_s = src_embed[src_s];  (h_s, c_s) = LSTM(x_s, h_{s-1}, c_{s-1})   from h_0 = c_0 = 0
               a sequence of length L keeps its state after step L: (h_last, c_last) = (h_L, c_L)
     decoder   y_t = tgt_embed[tgt_in_t]; (d_t, k_t) = LSTM(y_t, d_{t-1}, k_{t-1})  from (h_last, c_last)
-              context_t = attention(d_t, h_1..h_S, src_mask)                       # dot or additive
+              context_t = attention(d_t, h_1..h_S, src_mask)     # dot, scaled dot, general or additive
               scores_t = [d_t, context_t] @ W_out + b_out      (without attention: d_t @ W_out + b_out)
 
 Training uses teacher forcing: the decoder reads the true previous token tgt_in = <bos> + target and
-predicts tgt_out = target + <eos>. Decoding (greedy_decode, beam_search) feeds back its own tokens.
+predicts tgt_out = target + <eos> (teacher_forcing_shift makes both). Decoding (greedy_decode,
+beam_search) feeds back its own tokens; beam_decode is the search itself, for any step function.
 
 params is a dict: "src_embed" (V_src, D), "tgt_embed" (V_tgt, D), "enc_Wx" (D, 4H), "enc_Wh" (H, 4H),
 "enc_b" (4H,), "dec_Wx" (D, 4H), "dec_Wh" (H, 4H), "dec_b" (4H,), "W_out" (H, V_tgt) or (2H, V_tgt) with
-attention, "b_out" (V_tgt,); additive attention adds "att_Wq" (H, A), "att_Wk" (H, A), "att_v" (A,).
-Every function takes the attention kind (one of ATTENTIONS) and checks that params fit it.
+attention, "b_out" (V_tgt,); general attention adds "att_W" (H, H); additive attention adds "att_Wq" (H, A),
+"att_Wk" (H, A), "att_v" (A,). Every function takes the attention kind (one of ATTENTIONS: None, "dot",
+"scaled_dot", "general", "additive"; see attention.py) and checks that params fit it.
 
 The pieces are layers like the others: encoder_forward / encoder_backward and decoder_forward /
 decoder_backward; seq2seq_forward / seq2seq_backward chain them: the decoder's gradients of its
@@ -27,7 +29,8 @@ import numpy as np
 from ._training import as_rng, progress_bar
 from ._validate import as_float_array, check_lengths, check_mask, check_positive, check_shape, check_upstream
 from .attention import (additive_attention_backward, additive_attention_forward, dot_attention_backward,
-                        dot_attention_forward)
+                        dot_attention_forward, general_attention_backward, general_attention_forward,
+                        scaled_dot_attention_backward, scaled_dot_attention_forward)
 from .clipping import clip_by_global_norm
 from .datasets import lengths_to_mask
 from .embedding import embedding_backward, embedding_forward
@@ -35,10 +38,11 @@ from .losses import temporal_softmax_loss
 from .lstm import lstm_state_backward, lstm_state_forward, lstm_step_backward, lstm_step_forward
 from .optim import Adam
 
-ATTENTIONS = (None, "dot", "additive")
+ATTENTIONS = (None, "dot", "scaled_dot", "general", "additive")
 PAD = 0
 PARAM_NAMES = ("src_embed", "tgt_embed", "enc_Wx", "enc_Wh", "enc_b", "dec_Wx", "dec_Wh", "dec_b", "W_out", "b_out")
-ATTENTION_NAMES = ("att_Wq", "att_Wk", "att_v")
+ATTENTION_PARAMS = {"general": ("att_W",), "additive": ("att_Wq", "att_Wk", "att_v")}   # weights of the scores
+ATTENTION_NAMES = tuple(k for names in ATTENTION_PARAMS.values() for k in names)
 ENCODER_NAMES = ("src_embed", "enc_Wx", "enc_Wh", "enc_b")
 
 
@@ -50,14 +54,15 @@ def _check_attention(attention):
 def _check_params(params, attention):
     """Return (V_src, V_tgt, D, H) of params, or raise ValueError if they do not fit `attention`."""
     _check_attention(attention)
-    names = PARAM_NAMES + (ATTENTION_NAMES if attention == "additive" else ())
+    names = PARAM_NAMES + ATTENTION_PARAMS.get(attention, ())
     missing = [k for k in names if k not in params]
     if missing:
         raise ValueError(f"params lack {missing} for attention={attention!r}; init_seq2seq(..., attention="
                          f"{attention!r}) makes a complete dict")
-    extra = [k for k in ATTENTION_NAMES if k in params and attention != "additive"]
+    extra = [k for k in ATTENTION_NAMES if k in params and k not in names]
     if extra:
-        raise ValueError(f"params hold additive-attention weights {extra}: pass attention='additive'")
+        kind = next(kind for kind, keys in ATTENTION_PARAMS.items() if extra[0] in keys)
+        raise ValueError(f"params hold {kind}-attention weights {extra}: pass attention={kind!r}")
     for k in params:
         as_float_array(f"params[{k!r}]", params[k])
     V_src, D = params["src_embed"].shape
@@ -71,6 +76,8 @@ def _check_params(params, attention):
     if attention == "additive":
         A = as_float_array("params['att_v']", params["att_v"], 1).shape[0]
         expected.update({"att_Wq": ((H, A), "(H, A)"), "att_Wk": ((H, A), "(H, A)"), "att_v": ((A,), "(A,)")})
+    if attention == "general":
+        expected["att_W"] = ((H, H), "(H, H)")
     hint = f"for V_src = {V_src}, V_tgt = {V_tgt}, D = {D}, H = {H}"
     for k, (shape, label) in expected.items():
         check_shape(f"params[{k!r}]", params[k], shape, hint, label=label)
@@ -124,6 +131,8 @@ def init_seq2seq(V_src, V_tgt, D, H, attention=None, A=None, rng=0, scale=0.1):
               "W_out": normal(F, V_tgt), "b_out": np.zeros(V_tgt)}
     params["src_embed"][PAD] = 0.0
     params["tgt_embed"][PAD] = 0.0
+    if attention == "general":
+        params["att_W"] = normal(H, H)
     if attention == "additive":
         params.update({"att_Wq": normal(H, A), "att_Wk": normal(H, A), "att_v": normal(A)})
     return params
@@ -187,6 +196,10 @@ def _attention_forward(params, q, h_enc, src_mask, attention):
     """context, weights, cache of the attention kind for queries q (M, H) over states h_enc (M, S, H)."""
     if attention == "dot":
         return dot_attention_forward(q, h_enc, src_mask)
+    if attention == "scaled_dot":
+        return scaled_dot_attention_forward(q, h_enc, src_mask)
+    if attention == "general":
+        return general_attention_forward(q, h_enc, params["att_W"], src_mask)
     return additive_attention_forward(q, h_enc, params["att_Wq"], params["att_Wk"], params["att_v"], src_mask)
 
 
@@ -225,8 +238,9 @@ def decoder_backward(dscores, cache):
     """Gradients of decoder_forward.
 
     dscores (N, T, V_tgt): upstream gradient of the scores.
-    Returns grads (a dict with "tgt_embed", "dec_Wx", "dec_Wh", "dec_b", "W_out", "b_out", and with
-    additive attention "att_Wq", "att_Wk", "att_v"), dh0 (N, H), dc0 (N, H), dh_enc (N, S, H).
+    Returns grads (a dict with "tgt_embed", "dec_Wx", "dec_Wh", "dec_b", "W_out", "b_out", and the
+    attention's weights: "att_W" (general), "att_Wq", "att_Wk", "att_v" (additive)), dh0 (N, H), dc0 (N, H),
+    dh_enc (N, S, H).
     """
     features, W_out, attention = cache["features"], cache["W_out"], cache["attention"]
     N, T, F = features.shape
@@ -244,6 +258,10 @@ def decoder_backward(dscores, cache):
         dcontext = dfeatures[:, :, H:].reshape(N * T, H)
         if attention == "dot":
             dq, dkeys = dot_attention_backward(dcontext, cache["att"])
+        elif attention == "scaled_dot":
+            dq, dkeys = scaled_dot_attention_backward(dcontext, cache["att"])
+        elif attention == "general":
+            dq, dkeys, grads["att_W"] = general_attention_backward(dcontext, cache["att"])
         else:
             dq, dkeys, grads["att_Wq"], grads["att_Wk"], grads["att_v"] = additive_attention_backward(
                 dcontext, cache["att"])
@@ -277,7 +295,7 @@ def seq2seq_backward(dscores, cache):
     """
     grads, dh0, dc0, dh_enc = decoder_backward(dscores, cache["dec"])
     grads.update(encoder_backward(dh_enc, dh0, dc0, cache["enc"]))   # the decoder starts from (h_last, c_last)
-    names = PARAM_NAMES + (ATTENTION_NAMES if cache["attention"] == "additive" else ())
+    names = PARAM_NAMES + ATTENTION_PARAMS.get(cache["attention"], ())
     return {k: grads[k] for k in names}
 
 
@@ -305,21 +323,52 @@ def encode(params, src, src_lengths):
     return h_enc, h_last, c_last
 
 
-def decoder_step_forward(params, y_prev, h, c, h_enc, src_mask, attention=None):
+def decoder_step_forward(params, y_prev, d, k, h_enc, src_mask, attention=None):
     """One decoding step, without a cache (for inference).
 
-    y_prev (N,): the previous token ids; h, c (N, H): the decoder's state; h_enc (N, S, H): encoder states;
-    src_mask (N, S) bool. Returns scores (N, V_tgt), the next h, c (N, H), weights (N, S) (None without attention).
+    y_prev (N,): the previous token ids; d, k (N, H): the decoder's state d_{t-1} and cell k_{t-1};
+    h_enc (N, S, H): encoder states; src_mask (N, S) bool.
+    Returns scores (N, V_tgt), the next d, k (N, H), weights (N, S) (None without attention).
     """
     _, V_tgt, _, _ = _check_params(params, attention)
     y_prev = _check_tokens("y_prev", y_prev, V_tgt, ndim=1)
     y, _ = embedding_forward(y_prev[:, None], params["tgt_embed"])           # (N, 1, D)
-    h, c, _ = lstm_step_forward(y[:, 0], h, c, params["dec_Wx"], params["dec_Wh"], params["dec_b"])
-    weights, features = None, h
+    d, k, _ = lstm_step_forward(y[:, 0], d, k, params["dec_Wx"], params["dec_Wh"], params["dec_b"])
+    weights, features = None, d
     if attention is not None:
-        context, weights, _ = _attention_forward(params, h, h_enc, src_mask, attention)
-        features = np.concatenate([h, context], axis=1)  # [d_t, context_t]
-    return features @ params["W_out"] + params["b_out"], h, c, weights
+        context, weights, _ = _attention_forward(params, d, h_enc, src_mask, attention)
+        features = np.concatenate([d, context], axis=1)  # [d_t, context_t]
+    return features @ params["W_out"] + params["b_out"], d, k, weights
+
+
+def teacher_forcing_shift(tgt, tgt_lengths, bos, eos):
+    """The decoder's input and target for teacher forcing, and the mask of the steps that count.
+
+    tgt (N, T): target token ids, right-padded with <pad> = 0; tgt_lengths (N,): real lengths in [0, T];
+    bos, eos: the ids of <bos> and <eos>.
+    Returns tgt_in, tgt_out (N, T + 1) int and mask (N, T + 1) bool:
+    tgt_in = <bos> + target (what the decoder reads), tgt_out = target + <eos> (what it must predict at
+    the same step), both padded with <pad>; mask is True at the tgt_lengths[n] + 1 real steps of row n.
+    """
+    tgt = np.asarray(tgt)
+    if not np.issubdtype(tgt.dtype, np.integer) or tgt.ndim != 2:
+        raise ValueError(f"tgt must be an (N, T) array of integer token ids, got dtype {tgt.dtype}, shape {tgt.shape}")
+    N, T = tgt.shape
+    lengths = np.asarray(tgt_lengths)
+    if not np.issubdtype(lengths.dtype, np.integer) or lengths.shape != (N,):
+        raise ValueError(f"tgt_lengths must be N = {N} integers (one per row of tgt), got {lengths!r}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"tgt_lengths must lie in [0, {T}] (the columns of tgt); got {lengths.tolist()}")
+    for name, token in (("bos", bos), ("eos", eos)):
+        if not (isinstance(token, (int, np.integer)) and token != PAD):
+            raise ValueError(f"{name} must be an integer token id other than <pad> = {PAD}, got {token!r}")
+    mask = np.arange(T + 1) < lengths[:, None] + 1          # the real targets and the <eos> after them
+    real = np.arange(T) < lengths[:, None]                  # (N, T): the real targets
+    tokens = np.where(real, tgt, PAD)
+    tgt_in = np.concatenate([np.full((N, 1), bos, dtype=tokens.dtype), tokens], axis=1)    # <bos> + target
+    tgt_out = np.concatenate([tokens, np.full((N, 1), PAD, dtype=tokens.dtype)], axis=1)
+    tgt_out[np.arange(N), lengths] = eos                    # target + <eos>
+    return tgt_in, tgt_out, mask
 
 
 def _check_decoding(params, src, src_lengths, bos, eos, max_len, attention):
@@ -342,14 +391,14 @@ def greedy_decode(params, src, src_lengths, bos, eos, max_len, attention=None):
     weights (N, max_len, S): the attention of every step (None without attention).
     """
     src_mask = _check_decoding(params, src, src_lengths, bos, eos, max_len, attention)
-    h_enc, h, c = encode(params, src, src_lengths)
+    h_enc, d, k = encode(params, src, src_lengths)
     N, S = src_mask.shape
     tokens = np.empty((N, max_len), dtype=np.int64)
     weights = None if attention is None else np.empty((N, max_len, S), dtype=h_enc.dtype)
     y = np.full(N, bos, dtype=np.int64)
     done = np.zeros(N, dtype=bool)
     for t in range(max_len):
-        scores, h, c, w = decoder_step_forward(params, y, h, c, h_enc, src_mask, attention)
+        scores, d, k, w = decoder_step_forward(params, y, d, k, h_enc, src_mask, attention)
         y = np.where(done, eos, scores.argmax(axis=1))     # the most likely token; eos again once finished
         tokens[:, t] = y
         if weights is not None:
@@ -358,13 +407,61 @@ def greedy_decode(params, src, src_lengths, bos, eos, max_len, attention=None):
     return tokens, weights
 
 
-def _log_softmax(scores):
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+def log_softmax(scores):
+    """log softmax(scores) along the last axis, without overflow: s - m - log sum exp(s - m), m the maximum."""
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def beam_decode(step, state, bos, eos, max_len, beam_width=4, alpha=0.0):
+    """Beam search for one sequence, for any model given as a step function.
+
+    step(y_prev, state) -> (log_probs, new_state): y_prev (B,) the last token of each of B live hypotheses,
+    state a tuple of arrays whose first axis has B rows (row b: hypothesis b); log_probs (B, V) the
+    log-probabilities of the next token, new_state the state after reading y_prev.
+    state: the initial state, arrays with one row; bos, eos: token ids; max_len: the longest output;
+    beam_width: hypotheses kept per step; alpha >= 0: length normalisation.
+    Each step extends every live hypothesis by every token and keeps the beam_width extensions with the
+    largest sums of log-probabilities (ties: the lower b * V + v); a kept extension that ends in eos is
+    finished and leaves the beam, the others are the live hypotheses of the next step (their state: row b
+    of new_state). After max_len steps the live hypotheses are finished as they are.
+    Returns (tokens, score) of the finished hypothesis with the largest score = log p / len(tokens) ** alpha
+    (the first of equals): tokens a list of ints without bos. beam_width=1 is greedy decoding.
+    """
+    if not (isinstance(beam_width, (int, np.integer)) and beam_width >= 1):
+        raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
+    if not (isinstance(max_len, (int, np.integer)) and max_len >= 1):
+        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0 (0: no length normalisation), got {alpha}")
+
+    def score(tokens, logp):
+        return float(logp) / len(tokens) ** alpha
+
+    beams, logp, y = [[]], np.zeros(1), np.array([bos])    # the live hypotheses and their log-probabilities
+    finished = []
+    for _ in range(max_len):
+        log_probs, state = step(y, state)
+        total = logp[:, None] + log_probs                  # (B, V): log p(hypothesis b, then token v)
+        best = np.argsort(-total, axis=None, kind="stable")[:beam_width]   # the best extensions of all beams
+        rows, tokens = np.unravel_index(best, total.shape)
+        for b, v in zip(rows, tokens):
+            if v == eos:                                   # a finished hypothesis leaves the beam
+                hypothesis = beams[b] + [int(eos)]
+                finished.append((hypothesis, score(hypothesis, total[b, v])))
+        keep = tokens != eos
+        rows, y = rows[keep], tokens[keep]
+        if len(rows) == 0:                                 # every kept extension ended in eos
+            break
+        beams = [beams[b] + [int(v)] for b, v in zip(rows, y)]
+        logp, state = total[rows, y], tuple(a[rows] for a in state)
+    else:
+        finished += [(tokens, score(tokens, lp)) for tokens, lp in zip(beams, logp)]   # max_len ran out
+    return max(finished, key=lambda pair: pair[1])
 
 
 def beam_search(params, src, src_lengths, bos, eos, max_len, beam_width=4, alpha=0.0, attention=None):
-    """Translate by keeping the beam_width most likely partial translations at every step.
+    """Translate by keeping the beam_width most likely partial translations at every step (beam_decode).
 
     src (N, S), src_lengths (N,); bos, eos: the ids of <bos> and <eos>; max_len: the longest translation;
     beam_width: hypotheses kept per step; alpha >= 0: length normalisation (GNMT style).
@@ -379,38 +476,16 @@ def beam_search(params, src, src_lengths, bos, eos, max_len, beam_width=4, alpha
         raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
     if not alpha >= 0:
         raise ValueError(f"alpha must be >= 0 (0: no length normalisation), got {alpha}")
-    h_enc, h_last, c_last = encode(params, src, src_lengths)
-    return [_beam_search_one(params, h_enc[n:n + 1], src_mask[n:n + 1], h_last[n:n + 1], c_last[n:n + 1],
-                             bos, eos, max_len, beam_width, alpha, attention) for n in range(len(h_enc))]
-
-
-def _beam_search_one(params, h_enc, src_mask, h, c, bos, eos, max_len, beam_width, alpha, attention):
-    """Beam search for one source sentence: h_enc (1, S, H), src_mask (1, S), h, c (1, H)."""
-    def score(tokens, logp):
-        return float(logp) / len(tokens) ** alpha
-
-    beams, logp, y = [[]], np.zeros(1), np.array([bos])   # the live hypotheses and their log-probabilities
-    finished = []
-    for _ in range(max_len):
-        B = len(beams)
-        scores, h, c, _ = decoder_step_forward(params, y, h, c, np.repeat(h_enc, B, axis=0),
-                                               np.repeat(src_mask, B, axis=0), attention)
-        total = logp[:, None] + _log_softmax(scores)       # (B, V): log p(hypothesis b, then token v)
-        best = np.argsort(-total, axis=None, kind="stable")[:beam_width]   # the best extensions of all beams
-        rows, tokens = np.unravel_index(best, total.shape)
-        for b, v in zip(rows, tokens):
-            if v == eos:                                   # a finished hypothesis leaves the beam
-                hypothesis = beams[b] + [int(eos)]
-                finished.append((hypothesis, score(hypothesis, total[b, v])))
-        keep = tokens != eos
-        rows, y = rows[keep], tokens[keep]
-        if len(rows) == 0:                                 # every kept extension ended in eos
-            break
-        beams = [beams[b] + [int(v)] for b, v in zip(rows, y)]
-        logp, h, c = total[rows, y], h[rows], c[rows]
-    else:
-        finished += [(tokens, score(tokens, lp)) for tokens, lp in zip(beams, logp)]   # max_len ran out
-    return max(finished, key=lambda pair: pair[1])
+    h_enc, d_last, k_last = encode(params, src, src_lengths)
+    results = []
+    for n in range(len(h_enc)):
+        def step(y, state, n=n):
+            B = len(y)                                     # every live hypothesis reads the same source
+            scores, d, k, _ = decoder_step_forward(params, y, *state, np.repeat(h_enc[n:n + 1], B, axis=0),
+                                                   np.repeat(src_mask[n:n + 1], B, axis=0), attention)
+            return log_softmax(scores), (d, k)
+        results.append(beam_decode(step, (d_last[n:n + 1], k_last[n:n + 1]), bos, eos, max_len, beam_width, alpha))
+    return results
 
 
 def train_seq2seq(params, data, steps, batch=64, lr=0.01, attention=None, rng=0, clip=5.0, progress=True):
@@ -421,7 +496,8 @@ def train_seq2seq(params, data, steps, batch=64, lr=0.01, attention=None, rng=0,
     steps: minibatches to train on; batch: pairs per minibatch (at most all of them, drawn without
     replacement, each cut to its longest source and target); lr: Adam's learning rate;
     rng: a numpy Generator or an integer seed; clip: the largest global gradient norm (None: no clipping);
-    progress: show a tqdm bar. Returns (params, losses): the trained params and the loss of every step.
+    progress: show a tqdm bar (a string: the bar's label). Returns (params, losses): the trained params and the loss
+    of every step.
     """
     _check_params(params, attention)
     if len(data) != 5:
@@ -449,7 +525,7 @@ def train_seq2seq(params, data, steps, batch=64, lr=0.01, attention=None, rng=0,
         params, state = optimizer.step(params, grad_fn, state)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            bar.set_postfix_str(f"L = {losses[-1]:.3f}", refresh=False)
     if bar is not None:
         bar.close()
     return params, losses

@@ -28,12 +28,14 @@ def run_grading(submissions, out, jobs=2, timeout=20, **kwargs):
 
 
 def grades_by_submission(out):
-    """{(student, assignment): row of grades.csv with numbers as floats (parts that do not apply dropped)}."""
-    with open(Path(out) / "grades.csv") as f:
-        rows = list(csv.DictReader(f))
-    return {(r["student_id"], r["assignment"]): {k: float(v) for k, v in r.items()
-                                                  if k not in ("student_id", "assignment") and v != ""}
-            for r in rows}
+    """{(student, assignment): row of grades.csv, with its parts from grades/<assignment>.csv, numbers as floats}."""
+    rows = {}
+    for path in [Path(out) / "grades.csv", *sorted((Path(out) / "grades").glob("*.csv"))]:
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                row = rows.setdefault((r["student_id"], r["assignment"]), {})
+                row.update({k: float(v) for k, v in r.items() if k not in ("student_id", "assignment") and v != ""})
+    return rows
 
 
 def problem_kinds(out, student, assignment):

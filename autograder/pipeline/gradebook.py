@@ -227,44 +227,52 @@ def apply_calendar(calendar, db_url, course_id):
 
 
 class PartsCsvExport(ExportPlugin):
-    """CSV with student_id, assignment, score (before any late penalty), max_score, late_days (a started day
-    counts), penalty (points, nbgrader's late_submission_penalty), final_score, and one column per graded cell."""
+    """The grades as CSV: `to` gets a row per student and assignment with student_id, assignment, score (before any
+    late penalty), max_score, late_days (a started day counts), penalty (points, nbgrader's
+    late_submission_penalty) and final_score; beside it, grades/<assignment>.csv has the same rows of one
+    assignment and a column per graded cell of that assignment (and no other)."""
 
     def export(self, gradebook):
-        rows, parts = [], []
+        rows, by_assignment = [], {}
         for assignment in gradebook.assignments:
-            for notebook in assignment.notebooks:
-                for cell in notebook.grade_cells:
-                    if cell.name not in parts:
-                        parts.append(cell.name)
+            parts = [cell.name for notebook in assignment.notebooks for cell in notebook.grade_cells]
+            these = []
             for submission in assignment.submissions:
                 if self.student and submission.student.id not in self.student:
                     continue
                 penalty = float(submission.late_submission_penalty or 0.0)
-                late_days = math.ceil(float(submission.total_seconds_late) / 86400)
                 row = {"student_id": submission.student.id, "assignment": assignment.name,
                        "score": round(float(submission.score), 4), "max_score": round(float(submission.max_score), 4),
-                       "late_days": late_days, "penalty": round(penalty, 4),
+                       "late_days": math.ceil(float(submission.total_seconds_late) / 86400), "penalty": round(penalty, 4),
                        "final_score": round(float(submission.score) - penalty, 4)}
-                for notebook in submission.notebooks:
-                    for grade in notebook.grades:
-                        row[grade.name] = round(float(grade.score), 4)
-                rows.append(row)
+                these.append((row, {grade.name: round(float(grade.score), 4)
+                                    for notebook in submission.notebooks for grade in notebook.grades}))
+            by_assignment[assignment.name] = (parts, sorted(these, key=lambda r: r[0]["student_id"]))
+            rows += [row for row, _ in these]
         rows.sort(key=lambda r: (r["student_id"], r["assignment"]))
-        with open(self.to, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=BASE_COLUMNS + parts, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_csv(Path(self.to), BASE_COLUMNS, rows)
+        for name, (parts, these) in by_assignment.items():
+            if these:
+                _write_csv(Path(self.to).parent / "grades" / f"{name}.csv", BASE_COLUMNS + parts,
+                           [{**row, **scores} for row, scores in these])
         return rows
 
 
-def export_csv(db_url, path, course_id):
-    """Write the parts CSV of the whole gradebook to path (atomically); returns the rows."""
-    scratch = Path(path).with_name(f".{Path(path).name}.{os.getpid()}")
+def _write_csv(path, columns, rows):
+    """A CSV file written atomically (a temporary name, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        with Gradebook(db_url, course_id) as gb:
-            rows = PartsCsvExport(to=str(scratch)).export(gb)
+        with open(scratch, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
         os.replace(scratch, path)
     finally:
         scratch.unlink(missing_ok=True)
-    return rows
+
+
+def export_csv(db_url, path, course_id):
+    """Write grades.csv (and grades/<assignment>.csv beside it) from the whole gradebook; returns the rows."""
+    with Gradebook(db_url, course_id) as gb:
+        return PartsCsvExport(to=str(path)).export(gb)

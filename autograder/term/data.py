@@ -1,7 +1,8 @@
 """What a grading run left behind, read back for the statistics and the LMS export.
 
 A grading output folder OUT (`python -m autograder grade ... --out OUT`) holds
-    grades.csv      student_id, assignment, score, max_score, a column per graded cell; when the calendar is
+    grades.csv      student_id, assignment, score, max_score (grades/<assignment>.csv: also a column per graded
+                    cell; an older grades.csv may hold those columns itself); when the calendar is
                     applied by `grade`, also raw_score, final_score, late_days (a final_score column, when
                     present, is the score that counts; otherwise score is)
     report.json     {"submissions": [{student, assignment, score, max_score, problems: [kind]}],
@@ -177,6 +178,10 @@ def load_term(out, calendar=None, db_url=None, course_id=None, messages=None):
     from ..course import COURSE_ID
     out = Path(out)
     rows, part_columns = read_grades_csv(out / "grades.csv")
+    for path in sorted((out / "grades").glob("*.csv")):             # the parts of each assignment, beside grades.csv
+        parts = {(r["student"], r["assignment"]): r["parts"] for r in read_grades_csv(path)[0]}
+        for row in rows:
+            row["parts"].update(parts.get((row["student"], row["assignment"]), {}))
     report = _read_json(out / "report.json") or {}
     problems = report.get("problems", [])
     kinds = {(r["student"], r["assignment"]): list(r.get("problems", [])) for r in report.get("submissions", [])}

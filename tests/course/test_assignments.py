@@ -122,13 +122,18 @@ def last_function(assignment):
 WRONG_GRADIENTS = {
     "a1_neuron": ("dense_backward", "x, W = cache\nreturn dout @ W.T, -(x.T @ dout), dout.sum(axis=0)",   # dW's sign flipped
                   "test_dense_backward", r"dense_backward[^:\n]*: dW (differs|disagrees)[^\n]*; dx and db match"),
-    "a6_seq2seq_attention": ("dot_attention_backward", (
-        "q, h, weights = cache\n"
-        "dweights = np.einsum('nsh,nh->ns', h, dcontext)\n"
-        "de = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))\n"
-        "dh = weights[:, :, None] * dcontext[:, None, :] + de[:, :, None] * q[:, None, :]\n"
-        "return -np.einsum('ns,nsh->nh', de, h), dh"),                                   # dq's sign flipped
-        "test_dot_attention_backward", r"dot_attention_backward[^:\n]*: dq (differs|disagrees)[^\n]*; dh match"),
+    # additive, not dot: the composition test of seq2seq_loss uses dot_attention_backward and would fail too
+    "a6_seq2seq_attention": ("additive_attention_backward", (
+        "q, h, Wq, Wk, v, hidden, alpha = cache\n"
+        "N, S, H = h.shape\n"
+        "dalpha = (h @ dcontext[:, :, None])[:, :, 0]\n"
+        "de = alpha * (dalpha - np.sum(alpha * dalpha, axis=1, keepdims=True))\n"
+        "dz = de[:, :, None] * v * (1.0 - hidden ** 2)\n"
+        "dh = alpha[:, :, None] * dcontext[:, None, :] + dz @ Wk.T\n"
+        "return -(dz.sum(axis=1) @ Wq.T), dh, q.T @ dz.sum(axis=1), h.reshape(N * S, H).T @ dz.reshape(N * S, -1), "
+        "np.tensordot(de, hidden, axes=([0, 1], [0, 1]))"),                              # dq's sign flipped
+        "test_additive_attention_backward",
+        r"additive_attention_backward[^:\n]*: dq (differs|disagrees)[^\n]*; dh, dWq, dWk and dv match"),
 }
 
 

@@ -91,8 +91,9 @@ def grading_flags(scratch):
 
 
 def total_score(html):
-    """The assignment's total on a feedback page, as 'score / max'."""
-    return re.search(rf"{A1} \(Score: ([0-9.]+ / [0-9.]+)\)", html).group(1)
+    """The assignment's total on a feedback page (in Russian: «баллы: X из Y»), as 'score / max'."""
+    found = re.search(rf"{A1} \(баллы: ([0-9.]+) из ([0-9.]+)\)", html)
+    return f"{found.group(1)} / {found.group(2)}"
 
 
 def test_exchange_loop_end_to_end(tmp_path):
@@ -152,7 +153,7 @@ def test_exchange_loop_end_to_end(tmp_path):
         assert list(pages) == [(course_dir / "submitted" / student.name / A1 / "timestamp.txt").read_text()]
         (page,) = pages.values()
         assert total_score(page) == scores[student.name]
-        assert f"(Score: {scores[other.name]})" not in page
+        assert f"(баллы: {scores[other.name].replace(' / ', ' из ')})" not in page
         assert "BEGIN HIDDEN TESTS" not in page
 
 

@@ -15,7 +15,10 @@ import nbformat
 import numpy as np
 
 from autograder import course
+from autograder.course import Course
 from autograder.course.samples import filled, graded_cells, solution_cell
+
+COURSE = Course.here()
 
 A1 = "a1_neuron"
 STUB = "raise NotImplementedError()"
@@ -60,9 +63,6 @@ def insert_after(nb, grade_id, code, **fields):
 CRAFTED_REPLY = '''
 import builtins, json
 import autograder.kernel.server as _ks
-from autograder.course import Course
-
-COURSE = Course.here()
 
 def crafted(reply, kind="reply"):
     """Send the grader a prompt written by hand; return what it answered (its next request)."""

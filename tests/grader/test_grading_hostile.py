@@ -1,6 +1,6 @@
 """Hostile submissions: each attack must fail, cost only its author, and leave every other grade intact.
 
-The samples are in autograder/samples/hostile/ (made by autograder/sample_submissions.py, where
+The samples are in autograder/samples/hostile/ (made by autograder/course/samples.py, where
 each one's expected grades are written down). They are graded together with an honest bystander.
 """
 import hashlib

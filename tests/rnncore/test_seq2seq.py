@@ -12,6 +12,7 @@ from torch_mapping import grads_from_torch, make_module, regroup, weights_from_t
 
 ATTENTIONS = list(rc.ATTENTIONS)
 ATTENTION_IDS = [str(a) for a in ATTENTIONS]
+KINDS = ["dot", "scaled_dot", "general", "additive"]                  # the attention functions
 N, S, T, D, H, A = 3, 5, 4, 3, 4, 3
 V_SRC, V_TGT = 7, 6
 PAD, BOS, EOS = 0, 1, 2
@@ -49,11 +50,23 @@ def torch_lstm(Wx, Wh, b):
     return module
 
 
-def torch_attention(q, h, mask, kind, Wq=None, Wk=None, v=None):
-    """The two attention formulas in torch: context (M, H), weights (M, S)."""
+def torch_attention(q, h, mask, kind, *weights):
+    """The attention formulas in torch: context (M, H), weights (M, S).
+
+    weights: () for dot and scaled_dot, (W,) for general, (Wq, Wk, v) for additive.
+    """
     if kind == "dot":
         e = (h * q[:, None, :]).sum(dim=2)                              # e_s = h_s . q
+    elif kind == "scaled_dot":                                          # torch's own scaled_dot_product_attention
+        out = F.scaled_dot_product_attention(q[:, None, None, :], h[:, None], h[:, None], attn_mask=mask[:, None, None, :])
+        e = (h * q[:, None, :]).sum(dim=2) / h.shape[2] ** 0.5
+        weights = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=1)
+        return out[:, 0, 0], weights
+    elif kind == "general":
+        (W,) = weights
+        e = (h * (q @ W)[:, None, :]).sum(dim=2)                        # e_s = h_s . (q W)
     else:
+        Wq, Wk, v = weights
         e = torch.tanh((q @ Wq)[:, None, :] + h @ Wk) @ v               # e_s = v . tanh(q Wq + h_s Wk)
     weights = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=1)
     return (weights[:, :, None] * h).sum(dim=1), weights
@@ -131,32 +144,33 @@ def test_temporal_softmax_loss_leaves_scores_alone(rng):
 
 # ---------------------------------------------------------------- attention
 
+WEIGHT_NAMES = {"dot": [], "scaled_dot": [], "general": ["W"], "additive": ["Wq", "Wk", "v"]}
+
+
 def attention_args(rng, kind, M=4):
     """q (M, H), h (M, S, H), the weights of `kind`, a mask of unequal lengths (M, S)."""
     q, h = rng.standard_normal((M, H)), rng.standard_normal((M, S, H))
-    weights = () if kind == "dot" else (rng.standard_normal((H, A)), rng.standard_normal((H, A)),
-                                        rng.standard_normal(A))
+    weights = {"dot": (), "scaled_dot": (), "general": (rng.standard_normal((H, H)),),
+               "additive": (rng.standard_normal((H, A)), rng.standard_normal((H, A)), rng.standard_normal(A))}[kind]
     mask = rc.lengths_to_mask(np.array([S, 1, 3, 4][:M]), S)
     return q, h, weights, mask
 
 
 def attention_pair(kind):
-    if kind == "dot":
-        return rc.dot_attention_forward, rc.dot_attention_backward
-    return rc.additive_attention_forward, rc.additive_attention_backward
+    return getattr(rc, f"{kind}_attention_forward"), getattr(rc, f"{kind}_attention_backward")
 
 
-@pytest.mark.parametrize("kind", ["dot", "additive"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_attention_backward_matches_numeric_gradient(kind, rng):
     """With a mask of unequal lengths, does the backward give the finite-difference gradients of every input?"""
     q, h, weights, mask = attention_args(rng, kind)
     forward, backward = attention_pair(kind)
     errors = rc.check_gradients(lambda *args: forward(*args, mask=mask), backward, (q, h, *weights),
-                                rng.standard_normal(q.shape), names=["q", "h", "Wq", "Wk", "v"][:2 + len(weights)])
+                                rng.standard_normal(q.shape), names=["q", "h", *WEIGHT_NAMES[kind]])
     assert max(errors.values()) < 1e-8, errors
 
 
-@pytest.mark.parametrize("kind", ["dot", "additive"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_attention_matches_torch_autograd(kind, rng):
     """Do context, weights and every gradient equal a torch autograd version of the formula?"""
     q, h, weights, mask = attention_args(rng, kind)
@@ -172,7 +186,7 @@ def test_attention_matches_torch_autograd(kind, rng):
         assert rc.rel_error(ours, leaf.grad.numpy()) < 1e-7
 
 
-@pytest.mark.parametrize("kind", ["dot", "additive"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_padded_positions_get_no_weight_and_no_gradient(kind, rng):
     """Are padded positions' weights and dh exactly 0, and does changing their states change nothing?"""
     q, h, weights, mask = attention_args(rng, kind)
@@ -191,6 +205,34 @@ def test_dot_attention_on_a_hand_example():
     e = np.e
     np.testing.assert_allclose(weights, [[e / (e + 1), 1 / (e + 1)]], rtol=1e-15)
     np.testing.assert_allclose(context, weights, rtol=1e-15)          # h is the identity
+
+
+def test_scaled_and_general_attention_are_dot_attention_in_disguise(rng):
+    """Is scaled dot attention dot attention of q / sqrt(H), and general attention with W = I dot attention?"""
+    q, h, _, mask = attention_args(rng, "dot")
+    dot = rc.dot_attention_forward(q / np.sqrt(H), h, mask)
+    scaled = rc.scaled_dot_attention_forward(q, h, mask)
+    np.testing.assert_allclose(scaled[0], dot[0], rtol=1e-13)
+    np.testing.assert_allclose(scaled[1], dot[1], rtol=1e-13, atol=1e-16)
+    general = rc.general_attention_forward(q, h, np.eye(H), mask)
+    plain = rc.dot_attention_forward(q, h, mask)
+    np.testing.assert_allclose(general[1], plain[1], rtol=1e-13, atol=1e-16)
+    dcontext = rng.standard_normal(q.shape)
+    dq, dh, dW = rc.general_attention_backward(dcontext, general[2])
+    dq_dot, dh_dot = rc.dot_attention_backward(dcontext, plain[2])
+    np.testing.assert_allclose(dq, dq_dot, rtol=1e-12)
+    np.testing.assert_allclose(dh, dh_dot, rtol=1e-12)
+    np.testing.assert_allclose(dW, q.T @ dq_dot, rtol=1e-12)          # key = q W: dW = q^T dkey, dkey = dq of dot
+
+
+def test_scaling_keeps_the_spread_of_scores_at_one():
+    """With unit-variance entries, does h_s . q spread like sqrt(H) and h_s . q / sqrt(H) like 1, for every H?"""
+    rng = np.random.default_rng(0)
+    for width in (4, 64, 512):
+        q, h = rng.standard_normal((2000, width)), rng.standard_normal((2000, 8, width))
+        e = np.einsum("nsh,nh->ns", h, q)
+        assert np.std(e) == pytest.approx(np.sqrt(width), rel=0.05)
+        assert np.std(e / np.sqrt(width)) == pytest.approx(1.0, rel=0.05)
 
 
 # ---------------------------------------------------------------- encoder
@@ -264,7 +306,7 @@ def torch_seq2seq_loss(params, src, src_lengths, tgt_in, tgt_out, attention):
         mask = torch.from_numpy(rc.lengths_to_mask(src_lengths, src.shape[1]))
         context, _ = torch_attention(d.reshape(Nb * Tb, Hb), h_enc.repeat_interleave(Tb, dim=0),
                                      mask.repeat_interleave(Tb, dim=0), attention,
-                                     *(leaves.get(k) for k in ("att_Wq", "att_Wk", "att_v")))
+                                     *(leaves[k] for k in ("att_W", "att_Wq", "att_Wk", "att_v") if k in leaves))
         features = torch.cat([d, context.reshape(Nb, Tb, Hb)], dim=2)
     scores = features @ leaves["W_out"] + leaves["b_out"]
     loss = F.cross_entropy(scores.reshape(-1, scores.shape[2]), torch.from_numpy(tgt_out).reshape(-1),
@@ -305,7 +347,7 @@ def test_padded_source_tokens_change_nothing(attention, rng):
     assert not np.array_equal(src, changed)
 
 
-@pytest.mark.parametrize("attention", ["dot", "additive"])
+@pytest.mark.parametrize("attention", KINDS)
 def test_attention_weights_skip_padded_source_positions(attention, rng):
     """Are the weights (N, T, S) zero after each source's end and a distribution over its real positions?"""
     params, src, src_lengths, tgt_in, *_ = problem(rng, attention)
@@ -331,10 +373,12 @@ def test_decoder_steps_reproduce_teacher_forcing(attention, rng):
 
 def test_init_seq2seq_shapes_and_padding_rows():
     """Does init_seq2seq make the documented keys and shapes, zero <pad> rows, and a forget bias of 1?"""
-    for attention, F_out in ((None, H), ("dot", 2 * H), ("additive", 2 * H)):
+    for attention in ATTENTIONS:
         params = rc.init_seq2seq(V_SRC, V_TGT, D, H, attention=attention)
-        assert params["W_out"].shape == (F_out, V_TGT)
+        assert params["W_out"].shape == (H if attention is None else 2 * H, V_TGT)
         assert ("att_v" in params) == (attention == "additive")
+        assert ("att_W" in params) == (attention == "general")
+    assert rc.init_seq2seq(V_SRC, V_TGT, D, H, attention="general")["att_W"].shape == (H, H)
     params = rc.init_seq2seq(V_SRC, V_TGT, D, H, attention="additive", A=5)
     shapes = {k: v.shape for k, v in params.items()}
     assert shapes == {"src_embed": (V_SRC, D), "tgt_embed": (V_TGT, D), "enc_Wx": (D, 4 * H), "enc_Wh": (H, 4 * H),
@@ -344,6 +388,49 @@ def test_init_seq2seq_shapes_and_padding_rows():
     np.testing.assert_array_equal(params["enc_b"], np.repeat([0.0, 1.0, 0.0, 0.0], H))
     np.testing.assert_array_equal(rc.init_seq2seq(V_SRC, V_TGT, D, H, rng=3)["W_out"],
                                   rc.init_seq2seq(V_SRC, V_TGT, D, H, rng=3)["W_out"])
+
+
+# ---------------------------------------------------------------- teacher forcing
+
+def test_teacher_forcing_shift_on_a_hand_example():
+    """Do targets [5, 6, 7] and [8] give <bos> + target, target + <eos> and a mask of length + 1 steps?"""
+    tgt = np.array([[5, 6, 7], [8, 0, 0]])
+    tgt_in, tgt_out, mask = rc.teacher_forcing_shift(tgt, np.array([3, 1]), BOS, EOS)
+    np.testing.assert_array_equal(tgt_in, [[BOS, 5, 6, 7], [BOS, 8, PAD, PAD]])
+    np.testing.assert_array_equal(tgt_out, [[5, 6, 7, EOS], [8, EOS, PAD, PAD]])
+    np.testing.assert_array_equal(mask, [[True] * 4, [True, True, False, False]])
+    empty_in, empty_out, empty_mask = rc.teacher_forcing_shift(np.array([[4, 4]]), np.array([0]), BOS, EOS)
+    np.testing.assert_array_equal(empty_in, [[BOS, PAD, PAD]])          # an empty target: read <bos>, say <eos>
+    np.testing.assert_array_equal(empty_out, [[EOS, PAD, PAD]])
+    np.testing.assert_array_equal(empty_mask, [[True, False, False]])
+
+
+def test_teacher_forcing_shift_agrees_with_encode_pairs():
+    """Does the shift of the padded date targets give encode_pairs' tgt_in, tgt_out and tgt_lengths, ignoring junk after each end?"""
+    src_vocab, tgt_vocab = rc.date_vocabularies()
+    pairs = rc.russian_date_pairs(50, np.random.default_rng(5))
+    _, _, tgt_in, tgt_out, tgt_lengths = rc.encode_pairs(pairs, src_vocab, tgt_vocab)
+    tgt, lengths = rc.pad_sequences([tgt_vocab.encode(list(t)) for _, t in pairs], PAD)
+    junk = np.where(np.arange(tgt.shape[1]) < lengths[:, None], tgt, 7)  # what follows a target's end is ignored
+    ours = rc.teacher_forcing_shift(junk, lengths, BOS, EOS)
+    np.testing.assert_array_equal(ours[0], tgt_in)
+    np.testing.assert_array_equal(ours[1], tgt_out)
+    np.testing.assert_array_equal(ours[2], rc.lengths_to_mask(tgt_lengths, tgt_in.shape[1]))
+
+
+def test_teacher_forcing_equals_feeding_the_true_tokens(rng):
+    """Is the loss over the shifted batch the mean of -log p(next true token) when each step reads the true previous one?"""
+    params, src, src_lengths, *_ = problem(rng, "dot")
+    tgt = padded_tokens(rng, TGT_LENGTHS - 1, T - 1, 3, V_TGT)
+    tgt_in, tgt_out, mask = rc.teacher_forcing_shift(tgt, TGT_LENGTHS - 1, BOS, EOS)
+    loss, _ = rc.seq2seq_loss(params, src, src_lengths, tgt_in, tgt_out, mask.sum(axis=1), "dot")
+    h_enc, d, k = rc.encode(params, src, src_lengths)
+    src_mask = rc.lengths_to_mask(src_lengths, S)
+    total = 0.0
+    for t in range(T):
+        scores, d, k, _ = rc.decoder_step_forward(params, tgt_in[:, t], d, k, h_enc, src_mask, "dot")
+        total += (rc.log_softmax(scores)[np.arange(N), tgt_out[:, t]] * mask[:, t]).sum()
+    assert loss == pytest.approx(-total / mask.sum(), rel=1e-12)
 
 
 # ---------------------------------------------------------------- decoding
@@ -430,6 +517,52 @@ def test_a_wider_beam_can_score_below_a_narrower_one():
     assert best[2] <= best[6 ** 5]
 
 
+TABLE = {                                    # p(next | previous token) of a toy model that ignores its state
+    BOS: {3: 0.5, 4: 0.4, EOS: 0.1},
+    3: {3: 0.34, 4: 0.33, EOS: 0.33},            # after the likelier first token the model is unsure,
+    4: {EOS: 0.9, 3: 0.05, 4: 0.05},             # after the other one it is sure: greedy loses, a beam wins
+}
+
+
+def table_step(y, state):
+    """A step function for beam_decode from TABLE; the state counts the steps (it must follow the beams)."""
+    log_probs = np.full((len(y), 5), -np.inf)
+    for b, token in enumerate(y):
+        for nxt, p in TABLE[int(token)].items():
+            log_probs[b, nxt] = np.log(p)
+    return log_probs, (state[0] + 1,)
+
+
+def test_beam_decode_on_a_table_model():
+    """On a hand-made table, is greedy's 3 3 ... worse than the width-2 beam's 4 <eos>, found by the beam?"""
+    state = (np.zeros((1, 1)),)
+    tokens, logp = rc.beam_decode(table_step, state, BOS, EOS, 2, beam_width=1)
+    assert tokens == [3, 3] and logp == pytest.approx(np.log(0.5 * 0.34))     # max_len ran out
+    tokens, logp = rc.beam_decode(table_step, state, BOS, EOS, 2, beam_width=2)
+    assert tokens == [4, EOS] and logp == pytest.approx(np.log(0.4 * 0.9))
+    calls = []
+
+    def counting_step(y, state):
+        calls.append((len(y), state[0].ravel().tolist()))
+        return table_step(y, state)
+    rc.beam_decode(counting_step, state, BOS, EOS, 3, beam_width=2)
+    assert calls == [(1, [0.0]), (2, [1.0, 1.0]), (1, [2.0])]   # one live beam is left after 4 <eos> finishes
+
+
+def test_beam_search_is_beam_decode_over_the_decoder(rng):
+    """Does beam_search give, sentence by sentence, beam_decode's answer for the decoder's step function?"""
+    params, src, src_lengths = tiny_model(3, "general", V_tgt=5)
+    h_enc, d, k = rc.encode(params, src, src_lengths)
+    mask = rc.lengths_to_mask(src_lengths, S)
+    for n, result in enumerate(rc.beam_search(params, src, src_lengths, BOS, EOS, 6, beam_width=3,
+                                              attention="general")):
+        def step(y, state):
+            scores, d_next, k_next, _ = rc.decoder_step_forward(params, y, *state, np.repeat(h_enc[n:n + 1], len(y), 0),
+                                                                np.repeat(mask[n:n + 1], len(y), 0), "general")
+            return rc.log_softmax(scores), (d_next, k_next)
+        assert rc.beam_decode(step, (d[n:n + 1], k[n:n + 1]), BOS, EOS, 6, beam_width=3) == result
+
+
 @pytest.fixture(scope="module")
 def trained_on_dates():
     """A small model with dot attention trained for 250 steps on 2000 date pairs (shared: it takes seconds)."""
@@ -499,6 +632,16 @@ Q, HS = np.ones((2, H)), np.ones((2, S, H))
     (lambda: rc.seq2seq_forward(_params(), SRC, SRC_LENGTHS, TGT, attention="luong"), "attention must be one of"),
     (lambda: rc.seq2seq_forward(_params("dot"), SRC, SRC_LENGTHS, TGT), r"W_out.*\(2H, V_tgt\)|\(H, V_tgt\)"),
     (lambda: rc.seq2seq_forward(_params("additive"), SRC, SRC_LENGTHS, TGT, "dot"), "pass attention='additive'"),
+    (lambda: rc.seq2seq_forward(_params("general"), SRC, SRC_LENGTHS, TGT, "scaled_dot"), "pass attention='general'"),
+    (lambda: rc.seq2seq_forward({**_params("general"), "att_W": np.ones((H, H + 1))}, SRC, SRC_LENGTHS, TGT,
+                                "general"), r"att_W.*\(H, H\)"),
+    (lambda: rc.general_attention_forward(Q, HS, np.ones((H, H + 1))), r"W must have shape \(Hq, H\)"),
+    (lambda: rc.scaled_dot_attention_forward(np.ones((2, H + 1)), HS), r"q must have shape \(N, H\)"),
+    (lambda: rc.teacher_forcing_shift(TGT.astype(float), TGT_LENGTHS, BOS, EOS), "integer token ids"),
+    (lambda: rc.teacher_forcing_shift(TGT, [4, 1, 5], BOS, EOS), r"tgt_lengths must lie in \[0, 4\]"),
+    (lambda: rc.teacher_forcing_shift(TGT, TGT_LENGTHS[:2], BOS, EOS), "one per row"),
+    (lambda: rc.teacher_forcing_shift(TGT, TGT_LENGTHS, PAD, EOS), "bos must be an integer token id other than"),
+    (lambda: rc.beam_decode(lambda y, s: (np.zeros((len(y), 3)), s), (np.zeros((1, 2)),), BOS, EOS, 0), "max_len"),
     (lambda: rc.seq2seq_forward(_params(), SRC + 5, SRC_LENGTHS, TGT), r"src must hold token ids in \[0, 7\)"),
     (lambda: rc.seq2seq_forward(_params(), SRC, [5, 0, 6], TGT), r"src_lengths must lie in \[1, 5\]"),
     (lambda: rc.seq2seq_forward(_params(), SRC, SRC_LENGTHS, TGT[:2]), "tgt_in must have shape"),
@@ -512,3 +655,13 @@ def test_bad_input_is_refused_with_a_clear_message(call, message):
     """Do wrong shapes, out-of-range tokens and lengths, unknown kinds and empty masks raise clear ValueErrors?"""
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_train_seq2seq_bar_takes_a_label(capsys):
+    """Does progress="…" label the bar, and does the bar show the last loss as L = … (no English on it)?"""
+    src_vocab, tgt_vocab = rc.date_vocabularies()
+    data = rc.encode_pairs(rc.russian_date_pairs(20, np.random.default_rng(0)), src_vocab, tgt_vocab)
+    params = rc.init_seq2seq(len(src_vocab), len(tgt_vocab), 4, 4, rng=0)
+    _, losses = rc.train_seq2seq(params, data, 3, batch=8, progress="обучение без внимания")
+    last = capsys.readouterr().out.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("обучение без внимания: 100%|") and last.endswith(f"3/3, L = {losses[-1]:.3f}"), last
