@@ -257,7 +257,7 @@ def jobs(settings, planned, hide):
         files, problems = {}, []
         for name in item.names:
             try:
-                files[name] = base64.b64encode(_read_bytes(item.folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
+                files[name] = base64.b64encode(read_bytes(item.folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
             except (OSError, ValueError) as exc:
                 problems.append(Problem("unsafe-file", f"{name}: {exc}"))
         yield Job(item.student, item.assignment, item.key, files, settings.timeout, timeouts[item.assignment],
@@ -267,12 +267,12 @@ def jobs(settings, planned, hide):
 def _digest(path):
     """sha256 of the first MAX_NOTEBOOK_BYTES + 1 bytes of a staged file ("" if it cannot be read)."""
     try:
-        return hashlib.sha256(_read_bytes(path, precheck.MAX_NOTEBOOK_BYTES + 1)).hexdigest()
+        return hashlib.sha256(read_bytes(path, precheck.MAX_NOTEBOOK_BYTES + 1)).hexdigest()
     except (OSError, ValueError):
         return ""
 
 
-def _read_bytes(path, limit):
+def read_bytes(path, limit):
     """At most `limit` bytes of a regular file that is not a link (files a worker wrote are not trusted)."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(descriptor, "rb") as f:
@@ -390,7 +390,7 @@ def write_feedback(settings, result, staged=None, calendar=None):
     if staged is not None and folder.is_dir():
         for name in collect.EXCHANGE_FILES:
             try:
-                data = _read_bytes(staged / name, 4096).decode("utf-8", "replace")
+                data = read_bytes(staged / name, 4096).decode("utf-8", "replace")
             except (OSError, ValueError):
                 continue
             write_atomic(folder / name, data)
