@@ -113,6 +113,7 @@ class Job:
     problems: list = field(default_factory=list)      # [Problem]
     hide: list = field(default_factory=list)          # paths a kernel must not see, besides the sandbox's own
     timestamp: str = ""
+    return_graded: bool = False          # send the graded notebooks back (nbgrader's Autograde records them), no feedback
 
     @property
     def name(self):
@@ -134,7 +135,10 @@ class Result:
 
     grades: every graded cell (a missing one counts 0); problems: everything found, the collection's
     included; failures: {grade_id: why that test failed}; submitted: when (ISO 8601, UTC) the
-    student handed it in, "" if unknown; feedback: {notebook id: HTML}; timing: where the time went.
+    student handed it in, "" if unknown; feedback: {notebook id: HTML}; timing: where the time went;
+    graded: {notebook id: notebook JSON text} of the notebooks the worker graded, only for a Job that
+    asks for them (`return_graded`; pipeline/formgrade.py), whose test cells' outputs were written from
+    the verdicts.
     """
     student: str
     assignment: str
@@ -145,6 +149,7 @@ class Result:
     submitted: str = ""
     feedback: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
+    graded: dict = field(default_factory=dict)
 
     @classmethod
     def failed(cls, job, detail):
@@ -171,7 +176,10 @@ class Result:
         return self
 
     def to_json(self):
-        return json.dumps(asdict(self), indent=1)
+        data = asdict(self)
+        if not data["graded"]:                            # a result of `grade` reads as it always has
+            del data["graded"]
+        return json.dumps(data, indent=1)
 
     @classmethod
     def from_json(cls, text):
@@ -187,8 +195,9 @@ class Result:
         failures = {_text(k): _text(v) for k, v in _expect(data.get("failures", {}), dict, "failures").items()}
         feedback = {_text(k): _text(v) for k, v in _expect(data.get("feedback", {}), dict, "feedback").items()}
         timing = {_text(k): _number(v) for k, v in _expect(data.get("timing", {}), dict, "timing").items()}
+        graded = {_text(k): _text(v) for k, v in _expect(data.get("graded", {}), dict, "graded").items()}
         return cls(data["student"], data["assignment"], data["key"], grades, problems, failures,
-                   data.get("submitted", ""), feedback, timing)
+                   data.get("submitted", ""), feedback, timing, graded)
 
 
 def _expect(value, kind, what):

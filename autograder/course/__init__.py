@@ -82,12 +82,15 @@ class Course:
         return CourseFiles(sources, releases, Path(template_db).read_bytes())
 
 
-def nbgrader_config(root, db_url, source_directory, release_directory, timeout=30, course_id=COURSE_ID):
+def nbgrader_config(root, db_url, source_directory, release_directory, timeout=30, course_id=COURSE_ID,
+                    grade_in_sandbox=True):
     """traitlets Config for a course directory at `root`.
 
     source_directory, release_directory: where the source and the released notebooks are. timeout:
     per-cell execution limit in seconds. course_id: the gradebook's course (PostgreSQL enforces that
-    the course row exists: nbgrader creates it for a non-empty id).
+    the course row exists: nbgrader creates it for a non-empty id). grade_in_sandbox: nbgrader's
+    Autograde grades each submission in a sandboxed worker, through the judge
+    (autograder/pipeline/formgrade.py); only the worker itself, whose Autograde is the judge, says False.
     """
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -105,16 +108,21 @@ def nbgrader_config(root, db_url, source_directory, release_directory, timeout=3
     c.OverwriteCells.add_missing_cells = True                 # a deleted test cell comes back
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SafeFeedback,   # without the hidden tests,
                                         CSSHTMLHeaderPreprocessor]                  # safe to open
+    if grade_in_sandbox:
+        from ..pipeline.formgrade import GradeInSandbox
+        c.Autograde.exporter_class = GradeInSandbox
+        c.GradeInSandbox.timeout = timeout
     return c
 
 
-def api(config):
+def api(config, log=None):
     """An NbGraderAPI for a configuration: the one place nbgrader is started from.
 
     nbgrader runs `alembic` from PATH when it creates or upgrades a gradebook, so this interpreter's
-    bin/ goes first on PATH here, whatever started the process."""
+    bin/ goes first on PATH here, whatever started the process. log: the logger of nbgrader's
+    messages (default: the running application's, if any)."""
     bin_dir = os.path.dirname(sys.executable)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     from nbgrader.apps import NbGraderAPI
-    return NbGraderAPI(config=config)
+    return NbGraderAPI(config=config, **({"log": log} if log is not None else {}))

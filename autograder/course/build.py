@@ -14,9 +14,15 @@ from . import COURSE_ID, api, nbgrader_config
 
 def generate(course, release_dir, gradebook_url, assignments=None, course_id=COURSE_ID):
     """Run nbgrader generate_assignment for each assignment of `course`, writing to release_dir/<assignment>/."""
-    config = nbgrader_config(Path(release_dir).parent, gradebook_url, course.solutions, release_dir, course_id=course_id)
-    nbgrader = api(config)
-    for assignment in assignments or course.assignment_ids:
+    generate_from(course.solutions, assignments or course.assignment_ids, release_dir, gradebook_url, course_id)
+
+
+def generate_from(source_dir, assignments, release_dir, gradebook_url, course_id=COURSE_ID, log=None):
+    """nbgrader generate_assignment of each of `assignments` from source_dir/<assignment>/ (nbgrader's source
+    layout) to release_dir/<assignment>/, recording them in the gradebook at `gradebook_url`."""
+    config = nbgrader_config(Path(release_dir).parent, gradebook_url, source_dir, release_dir, course_id=course_id)
+    nbgrader = api(config, log)
+    for assignment in assignments:
         result = nbgrader.generate_assignment(assignment, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result.get('error')}\n{result.get('log', '')}")

@@ -2,7 +2,7 @@
 
 The grader stays outside; only the kernel that executes student code is confined. A kernel is
 started by a `KernelLauncher` (in grading: the job's supervisor, which runs with the privileges
-the worker lacks; see autograder/workers.py), never by the worker itself. The worker's
+the worker lacks; see autograder/pipeline/workers.py), never by the worker itself. The worker's
 jupyter_client asks for a kernel through `SandboxProvisioner`, which forwards the request to the
 launcher; the command that runs is the launcher's, never one the worker chose. The launcher runs
 this module (`python -m autograder.judge.sandbox`) as a small trusted program, which

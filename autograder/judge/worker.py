@@ -1,4 +1,4 @@
-"""What a worker does with one job, in its job folder (see autograder/workers.py for where it runs).
+"""What a worker does with one job, in its job folder (see autograder/pipeline/workers.py for where it runs).
 
     grade    input.json = {"course_dir", "job": records.Job}  ->  result.json (records.Result)
     intake   input.json = {"source", "assignments", "assignment", "lms_regexp"}  ->  staging/, manifest.json
@@ -7,7 +7,8 @@
 Everything a worker reads of a submission is untrusted, and the worker is the only process that
 decodes it: it parses the notebooks once (intake pass: parse, match, restore from the release,
 scan), grades the restored notebooks with nbgrader's autograde and `JudgedExecute`, renders the
-feedback, and writes its Result atomically. Any exception at all becomes a `grader-error` Result
+feedback (a job of nbgrader's own Autograde, `Job.return_graded`, gets the graded notebooks in its
+Result instead), and writes its Result atomically. Any exception at all becomes a `grader-error` Result
 naming it: one submission's input is that submission's problem.
 
 What is graded is not the submitted file but the notebook `restore` builds from the release and
@@ -116,8 +117,10 @@ def test_plan(source_dir):
 def configure(job, workdir, course_dir, kernel, observations):
     """nbgrader configuration for this job: JudgedExecute, feedback that is safe to open, the sandboxed kernel."""
     root = workdir / "course"
+    # Here Autograde is the judge itself (JudgedExecute, below), not the hook that sends a submission to a worker.
     config = course.nbgrader_config(root, f"sqlite:///{root / 'gradebook.db'}", timeout=job.timeout,
-                                    source_directory=course_dir / "source", release_directory=course_dir / "release")
+                                    source_directory=course_dir / "source", release_directory=course_dir / "release",
+                                    grade_in_sandbox=False)
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
     config.Autograde.autograde_preprocessors = [JudgedExecute if p is Execute else p
@@ -155,15 +158,20 @@ def grade_one(job, workdir, course_dir, kernel):
         result.problems.append(Problem("grader-error", _tail(run["log"]) + _tail(run["error"], 300)))
         return result.capped()
     db_url = f"sqlite:///{root / 'gradebook.db'}"
-    graded = {p.stem: nbformat.read(str(p), as_version=4) for p in sorted((root / "autograded" / student / assignment).glob("*.ipynb"))}
-    started = time.perf_counter()
-    result.feedback = feedback.render(graded, db_url, assignment, student)
-    feedback_seconds = round(time.perf_counter() - started, 3)
+    autograded = sorted((root / "autograded" / student / assignment).glob("*.ipynb"))
+    timing = {}
+    if job.return_graded:              # nbgrader's Autograde records them and generate_feedback makes the pages
+        result.graded = {p.stem: p.read_text() for p in autograded}
+    else:
+        graded = {p.stem: nbformat.read(str(p), as_version=4) for p in autograded}
+        started = time.perf_counter()
+        result.feedback = feedback.render(graded, db_url, assignment, student)
+        timing["feedback_seconds"] = round(time.perf_counter() - started, 3)
     result.grades = read_grades(db_url, assignment, student)
     observed = read_observations(observations)
     result.problems += [o.problem() for o in observed if o.kind != "verdict"]
     result.failures = {o.cell: o.verdict["message"][:300] for o in observed if o.kind == "verdict" and not o.verdict["passed"]}
-    result.timing = {**test_timing(observed), "feedback_seconds": feedback_seconds}
+    result.timing = {**test_timing(observed), **timing}
     return result.capped()
 
 

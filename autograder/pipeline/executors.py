@@ -5,7 +5,7 @@
 
 Both take `records.Job`s and yield `(job, records.Result)` pairs as jobs finish; only the grading
 process records them. Either way a job runs through `run_job`: in a worker forked by a server
-(autograder/workers.py) that has imported the grader once, in a job folder of its own, without
+(autograder/pipeline/workers.py) that has imported the grader once, in a job folder of its own, without
 privileges, stopped when it overruns its wall-clock ceiling. Whatever goes wrong becomes a
 `grader-error` result with 0 points for review, never a lost submission. A Dask task is
 self-contained: it carries its Job as JSON, and the course files (`records.CourseFiles`) reach
@@ -182,7 +182,7 @@ def copy_input(source, target):
 
 
 def start_server(probe, scratch, readable, worker_user):
-    """This machine's server, in the strongest mode the probe allows (see autograder/workers.py)."""
+    """This machine's server, in the strongest mode the probe allows (see autograder/pipeline/workers.py)."""
     mode = probe.mode if probe.bwrap else "none"
     identity = workers.worker_identity(worker_user) if mode == "root" else None
     sandbox.remove_stale_cgroups(probe.cgroups)

@@ -15,7 +15,8 @@ full disk, a read-only or locked gradebook) stops the run with one `error:` line
 was saved and how to resume; Ctrl-C stops the running jobs and records what finished.
 
 Output folder:
-    grades.csv                       one row per student and assignment, a column per graded part
+    grades.csv                       one row per student and assignment: score, late days, penalty, final score
+    grades/<assignment>.csv          the same with a column per graded part of that assignment
     report.json                      every problem found, and a summary per submission
     feedback/<student>/<assignment>/ nbgrader's HTML feedback (--feedback-dir: elsewhere, e.g. a course's
                                      feedback/ folder, from which `nbgrader release_feedback` publishes it)
@@ -78,7 +79,7 @@ class Settings:
     course: Course = field(default_factory=Course.here)   # the course whose solutions grade the submissions
     worker_user: str = executors.workers.DEFAULT_WORKER_USER   # as root: the uid grading workers run as
     calendar: Path = None                # the course calendar (docs/calendar.md): due dates, late policy, extensions
-    statistics: bool = True              # write OUT/stats/ (autograder/stats.py) at the end
+    statistics: bool = True              # write OUT/stats/ (autograder/term/stats.py) at the end
 
     def resolved(self):
         """These settings with absolute output folders (what a run uses)."""
@@ -256,7 +257,7 @@ def jobs(settings, planned, hide):
         files, problems = {}, []
         for name in item.names:
             try:
-                files[name] = base64.b64encode(_read_bytes(item.folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
+                files[name] = base64.b64encode(read_bytes(item.folder / name, precheck.MAX_NOTEBOOK_BYTES + 1)).decode()
             except (OSError, ValueError) as exc:
                 problems.append(Problem("unsafe-file", f"{name}: {exc}"))
         yield Job(item.student, item.assignment, item.key, files, settings.timeout, timeouts[item.assignment],
@@ -266,12 +267,12 @@ def jobs(settings, planned, hide):
 def _digest(path):
     """sha256 of the first MAX_NOTEBOOK_BYTES + 1 bytes of a staged file ("" if it cannot be read)."""
     try:
-        return hashlib.sha256(_read_bytes(path, precheck.MAX_NOTEBOOK_BYTES + 1)).hexdigest()
+        return hashlib.sha256(read_bytes(path, precheck.MAX_NOTEBOOK_BYTES + 1)).hexdigest()
     except (OSError, ValueError):
         return ""
 
 
-def _read_bytes(path, limit):
+def read_bytes(path, limit):
     """At most `limit` bytes of a regular file that is not a link (files a worker wrote are not trusted)."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(descriptor, "rb") as f:
@@ -389,7 +390,7 @@ def write_feedback(settings, result, staged=None, calendar=None):
     if staged is not None and folder.is_dir():
         for name in collect.EXCHANGE_FILES:
             try:
-                data = _read_bytes(staged / name, 4096).decode("utf-8", "replace")
+                data = read_bytes(staged / name, 4096).decode("utf-8", "replace")
             except (OSError, ValueError):
                 continue
             write_atomic(folder / name, data)

@@ -16,6 +16,7 @@ jupyterhub_config.py calls `prepare(...)`; `python deploy/jupyterhub/hubsetup.py
   profile      ~/.profile of each account puts ENV/bin first on PATH (JupyterLab's terminal is a
                login shell, and /etc/profile resets PATH) and sets the variables the instructor
                guide uses: REPO, COURSE, EXCHANGE, ID
+It also writes the nbgrader configuration of each role (`nbgrader_config`, `instructor_nbgrader_config`).
 """
 import grp
 import hashlib
@@ -33,6 +34,30 @@ MARK = "rnncourse demo hub"                # the comment field of the accounts m
 INSTRUCTOR_ONLY = ["solutions", "autograder/samples", ".git", "build/demo", "grading-out"]
 PROFILE_BEGIN = "# >>> rnncourse hub >>>"
 PROFILE_END = "# <<< rnncourse hub <<<"
+
+# nbgrader's Autograde (Formgrader's button, `nbgrader autograde`) grades through the course's judge, each
+# submission in a sandboxed worker (autograder/pipeline/formgrade.py), never in a kernel it trusts.
+AUTOGRADE_IN_SANDBOX = ("# Autograde (Formgrader's button, nbgrader autograde) grades in the sandbox, through the judge.\n"
+                        "c.Autograde.exporter_class = 'autograder.pipeline.formgrade.GradeInSandbox'\n")
+
+
+def nbgrader_config(course_id, exchange, extra=""):
+    """nbgrader_config.py text shared by every account: the course id and the exchange."""
+    return (f"c = get_config()\n"
+            f"c.CourseDirectory.course_id = {course_id!r}\n"
+            f"c.Exchange.root = {str(exchange)!r}\n" + extra)
+
+
+def instructor_nbgrader_config(course_id, exchange, course, calendar=None):
+    """The instructor's nbgrader_config.py: the course folder, and Autograde through the judge; with a calendar,
+    Autograde's late penalties are the calendar's (as `python -m autograder grade --calendar` writes them)."""
+    late = "" if calendar is None else (
+        "# Late penalties of Autograde: the course calendar's policy, as grade --calendar applies it.\n"
+        "c.AssignLatePenalties.plugin_class = 'autograder.term.calendar.CalendarLatePenalty'\n"
+        f"c.CalendarLatePenalty.calendar_file = {str(calendar)!r}\n")
+    return nbgrader_config(course_id, exchange, f"c.CourseDirectory.root = {str(course)!r}\n" + AUTOGRADE_IN_SANDBOX
+                           + late)
+
 
 def run(command, **kwargs):
     """Run a command; on failure stop with its output (the hub must not start half set up)."""

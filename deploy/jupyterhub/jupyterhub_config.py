@@ -21,8 +21,10 @@ Settings come from the environment:
 The instructor's course folder is HOME/instructor/course in nbgrader's layout (source/ from the
 repository's solutions/, release/ from its assignments/, roster.csv of the demo's students); the
 instructor has Formgrader and every nbgrader command, and the terminal has the variables the
-instructor guide uses. Students get the student mode of deploy/student-mode/ with the Assignment
-List (fetch, submit, fetch feedback) and Validate, the lectures (read-only) and a landing page.
+instructor guide uses; Formgrader's Autograde and `nbgrader autograde` grade through the course's
+judge, each submission in the sandbox (autograder/pipeline/formgrade.py). Students get the student
+mode of deploy/student-mode/ with the Assignment List (fetch, submit, fetch feedback) and Validate,
+the lectures (read-only) and a landing page.
 """
 import importlib.util
 import json
@@ -65,13 +67,6 @@ CONFIG = ROOT / "config"          # CONFIG/instructor and CONFIG/student: per-ro
 c = get_config()  # noqa: F821  (provided by JupyterHub when it reads this file)
 
 
-def nbgrader_config(extra=""):
-    """nbgrader_config.py text shared by every account: the course id and the exchange."""
-    return (f"c = get_config()\n"
-            f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-            f"c.Exchange.root = {str(EXCHANGE)!r}\n" + extra)
-
-
 def prepare_course():
     """The state folder: exchange, per-role configuration, accounts, the instructor's course folder."""
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -82,8 +77,10 @@ def prepare_course():
     EXCHANGE.chmod(0o1777)        # nbgrader's exchange root: everyone writes; the sticky bit as on /tmp
     instructor = CONFIG / "instructor"
     instructor.mkdir(parents=True, exist_ok=True)
-    (instructor / "nbgrader_config.py").write_text(nbgrader_config(
-        f"c.CourseDirectory.root = {str(COURSE)!r}\n"))
+    # The course folder; Autograde (Formgrader's button, nbgrader autograde) grades through the judge, sandboxed,
+    # with the late penalties of the course's calendar.
+    (instructor / "nbgrader_config.py").write_text(hubsetup.instructor_nbgrader_config(
+        COURSE_ID, EXCHANGE, COURSE, calendar=COURSE / "calendar.toml"))
     # Formgrader is a page of the instructor's server shown in a JupyterLab frame: allow that frame
     # (the hub's single-user servers answer with frame-ancestors 'none' otherwise).
     (instructor / "jupyter_server_config.json").write_text(json.dumps(
@@ -97,7 +94,7 @@ def prepare_course():
     extra = "" if REAL_USERS else "import os\nc.CourseDirectory.student_id = os.environ['JUPYTERHUB_USER']\n"
     # With one Unix account per user nbgrader names a submission after the account; the demo without
     # root has one account for all, so there the student id is the hub's name of the user.
-    (student / "etc" / "jupyter" / "nbgrader_config.py").write_text(nbgrader_config(extra))
+    (student / "etc" / "jupyter" / "nbgrader_config.py").write_text(hubsetup.nbgrader_config(COURSE_ID, EXCHANGE, extra))
     for path in CONFIG.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     if REAL_USERS:

@@ -7,6 +7,9 @@ terminal of his JupyterLab; student1 works in the browser (Assignment List: fetc
 submit, fetch and read the feedback); student2 types the guide's student commands into his terminal,
 and tries to read what is not his: another student's folder, the instructor's course (solutions,
 gradebook), the repository's solutions and sample submissions, the exchange's inbox. Each refused.
+At the end student2 hands in again, a notebook that calls the rnncore reference (plain nbgrader would
+give it points it must not get), and the instructor collects and autogrades it in Formgrader: the
+judge's score appears in Manual Grading and in the gradebook.
 """
 import json
 import os
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import labdriver as lab
+from autograder.course.samples import HOSTILE, graded_cells, hostile_samples
 
 # The hub runs from a copy of the repository: it closes the instructor-only folders of the repository it runs
 # from, and the other tests, running at the same time, must keep reading this one's.
@@ -29,8 +33,8 @@ HUB_REPO = lab.REPO / "build" / "hub-test-repo"
 HUB_CONFIG = HUB_REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 GUIDE = lab.REPO / "docs" / "instructor-guide.md"
 HUB_ENV = lab.REPO / "build" / "hub-test-env"        # the users' environment, kept between runs (about 30 s to make)
-REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "pyproject.toml",
-                    "README.md"]
+REPOSITORY_PARTS = ["deploy", "solutions", "assignments", "lectures", "autograder", "rnncore", "docs",
+                    "pyproject.toml", "README.md"]          # docs/: the hub's course takes its calendar from there
 PASSWORD = "browser-test"
 ASSIGNMENT = "a1_neuron"
 STUDENT_COMMANDS = re.compile(r"nbgrader (fetch_assignment|submit|fetch_feedback)\b")
@@ -62,7 +66,10 @@ def guide_blocks():
     """[(role, [command, ...])] of the instructor guide's sh blocks from step 2b on, in order.
 
     A command is one logical shell line: backslash continuations joined, a for loop up to its `done`.
-    A block is the student's if it runs a student's nbgrader command, else the instructor's."""
+    A block is the student's if it runs a student's nbgrader command, else the instructor's. Blocks that run
+    the repository's own .venv/bin/python (statistics, similarity, LMS files: the term's tools, run from a
+    checkout of the repository) are left out: `grade` already writes the statistics, and the LMS files need an
+    LMS's export."""
     text = GUIDE.read_text()
     text = text[text.index("### b. nbgrader's exchange"):]
     blocks = []
@@ -77,6 +84,8 @@ def guide_blocks():
             if not line.rstrip().endswith("\\") and depth == 0:
                 commands.append(current.rstrip("\n"))
                 current = ""
+        if any(c.startswith(".venv/bin/python") for c in commands):
+            continue
         role = "student" if any(STUDENT_COMMANDS.search(c) for c in commands) else "instructor"
         blocks.append((role, commands))
     return blocks
@@ -263,6 +272,12 @@ def test_a_term_on_the_hub_with_real_accounts(hub, browser, screenshots):
         run_block(other, fetch_feedback, student2)
         assert list((home / student2 / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
         run_block(teacher, export, "the instructor")
+
+        # student2 hands in again, with the guide's command: a notebook that calls the rnncore reference.
+        again = home / student2 / ASSIGNMENT / notebook.name
+        shutil.copyfile(HOSTILE / "calls_reference" / ASSIGNMENT / notebook.name, again)
+        os.chown(again, *uid_gid(student2))
+        run_block(other, [c for c in fetch_submit if "nbgrader submit" in c], student2)
     finally:
         other_context.close()
 
@@ -285,21 +300,101 @@ def test_a_term_on_the_hub_with_real_accounts(hub, browser, screenshots):
         page.locator(".jp-BreadCrumbs", has_text="feedback").wait_for()
         lab.open_in_browser(page, f"{ASSIGNMENT}.html", from_root=False)
         viewer = page.frame_locator("#jp-main-dock-panel .jp-HTMLViewer:not(.lm-mod-hidden) iframe")
-        viewer.locator("text=/баллы:/").first.wait_for()
+        viewer.locator("text=/баллы:/").first.wait_for()                     # the course's page is in Russian
         text = viewer.locator("body").inner_text()
         lab.shot(page, screenshots, "hub-05-feedback")
-        numbers = re.search(r"баллы:\s*([\d.]+)\s*из\s*([\d.]+)", text)
+        numbers = re.search(rf"{ASSIGNMENT} \(баллы:\s*([\d.]+)\s*из\s*([\d.]+)\)", text)
         assert numbers, text[:2000]
         assert (float(numbers.group(1)), float(numbers.group(2))) == (score, max_score)
     finally:
         context.close()
 
-    # The instructor's Formgrader reads the same gradebook.
+    # The instructor's Formgrader reads the same gradebook. He collects student2's new submission there and
+    # autogrades it: the judge grades it in the sandbox, and its score is in Manual Grading and the gradebook.
+    from playwright.sync_api import expect
     try:
         assert {"Formgrader", "Assignment List"} <= set(lab.menu_labels(teacher, "Nbgrader"))
         lab.menu(teacher, "Nbgrader", "Formgrader")
         formgrader = teacher.frame_locator("#formgrader iframe")
-        formgrader.locator("td", has_text=ASSIGNMENT).first.wait_for()
+        assignment_row = formgrader.locator("#main-table tr", has=formgrader.locator("td.name", has_text=ASSIGNMENT))
+        assignment_row.wait_for()
         lab.shot(teacher, screenshots, "hub-06-instructor-formgrader")
+        assignment_row.locator("td.collect a").click()
+        close_modal(formgrader, "Successfully collected submissions")
+        assert "rnncore" in (course / "submitted" / student2 / ASSIGNMENT / notebook.name).read_text()
+        assignment_row.locator("td.num-submissions a").click()
+        submission_row = formgrader.locator("#main-table tr", has=formgrader.locator("td.student-id", has_text=student2))
+        submission_row.locator("td.autograde a").click()
+        close_modal(formgrader, f"Successfully autograded '{ASSIGNMENT}' for student '{student2}'", timeout=600)
+        expected = hostile_samples()["calls_reference"].expected_scores(ASSIGNMENT)
+        total = f"{sum(expected.values()):g} / {sum(points for _, points in graded_cells(ASSIGNMENT)):g}"
+        submission_row.locator("td.score", has_text=total).wait_for()
+        lab.shot(teacher, screenshots, "hub-09-instructor-formgrader-autograded")
+
+        formgrader.locator("a[href$='/formgrader/gradebook']").first.click()          # Manual Grading
+        formgrader.locator(f"#main-table a[href$='/formgrader/gradebook/{ASSIGNMENT}']").click()
+        formgrader.locator(f"#main-table a[href$='/formgrader/gradebook/{ASSIGNMENT}/{ASSIGNMENT}']").click()
+        # Names are hidden there ("Submission #N"); the row is the one whose hidden name is student2's.
+        graded_row = formgrader.locator("#main-table tr", has=formgrader.locator("a.name-shown", has_text=student2))
+        graded_row.locator("td.score", has_text=total).wait_for()
+        graded_row.locator("a.name-hidden").click()                           # the graded notebook, cell by cell
+        for grade_id, score in expected.items():            # the autograde's score is the manual score's placeholder
+            score_field = formgrader.locator(f"input.score#{grade_id}")
+            expect(score_field).to_have_attribute("placeholder", re.compile(r"\S"))
+            shown = score_field.get_attribute("placeholder")
+            assert float(shown) == score and score_field.input_value() == "", (grade_id, shown)
+        # A test the reference call failed: the page shows the judge's verdict, the error output of the notebook the
+        # worker graded (plain nbgrader, whose kernel imports rnncore, would have passed it).
+        lost = next(grade_id for grade_id, score in expected.items() if score == 0)
+        verdict = judged_error(course / "autograded" / student2 / ASSIGNMENT / notebook.name, lost)
+        output = formgrader.locator("div.cell", has=formgrader.locator(f"input.score#{lost}")).locator(".output_error")
+        expect(output).to_contain_text(verdict.splitlines()[0])
+        # The screenshot in deploy/jupyterhub/README.md: the student's answer and the test's score, no hidden test.
+        heading = formgrader.locator(".panel-heading", has=formgrader.locator(f"input.score#{lost}"))
+        heading.evaluate("e => e.scrollIntoView({block: 'end'})")
+        lab.shot(teacher, screenshots, "hub-10-instructor-manual-grading")
     finally:
         teacher_context.close()
+    assert recorded(course / "gradebook.db", student2) == expected
+    # nbgrader's late penalty of that autograde is the course calendar's (a1 was due in September 2026), as
+    # `grade --calendar` writes it: the hub's Autograde uses the calendar's plugin.
+    from autograder.term import calendar as term_calendar
+    timestamp, score, max_score, penalty = late_submission(course / "gradebook.db", student2)
+    late = term_calendar.late_penalty(term_calendar.load(course / "calendar.toml"), ASSIGNMENT, student2, timestamp,
+                                      score, max_score)
+    assert (penalty or 0.0) == pytest.approx(late.penalty), (timestamp, score, penalty, late)
+
+
+def close_modal(frame, message, timeout=120):
+    """Wait for Formgrader's answer to a button: its success dialog must say `message`; close it."""
+    dialog = frame.locator("#success-modal, #error-modal").first
+    dialog.wait_for(timeout=timeout * 1000)
+    text = dialog.inner_text()
+    assert message in text, text[-3000:]
+    dialog.locator(".modal-footer button").click()
+    dialog.wait_for(state="detached")
+
+
+def judged_error(graded, grade_id):
+    """The error message of a test cell in a notebook the worker graded (nbgrader's autograded/ copy)."""
+    cell = next(c for c in json.loads(graded.read_text())["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    errors = [output for output in cell["outputs"] if output["output_type"] == "error"]
+    assert errors and errors[0]["traceback"], cell["outputs"]
+    return "\n".join(errors[0]["traceback"])
+
+
+def recorded(gradebook, student):
+    """{grade_id: score} of the student's a1 in the course's gradebook."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{gradebook}", "rnn") as gb:
+        return {g.name: g.score for g in gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student).grades}
+
+
+def late_submission(gradebook, student):
+    """(submission time, score, max score, late penalty) of the student's a1 notebook in the course's gradebook."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{gradebook}", "rnn") as gb:
+        notebook = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return (gb.find_submission(ASSIGNMENT, student).timestamp, float(notebook.score), float(notebook.max_score),
+                notebook.late_submission_penalty)

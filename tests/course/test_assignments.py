@@ -40,16 +40,16 @@ def test_assignments_are_generated_from_the_current_solutions():
 
 
 @pytest.mark.slow
-def test_build_check_names_stale_and_orphaned_notebooks(tmp_path, monkeypatch):
+def test_build_check_names_stale_and_orphaned_notebooks(tmp_path):
     """Does build --check name a notebook that differs and one that has no source, without writing?"""
-    copy = tmp_path / "assignments"
+    copy = tmp_path / "assignments"                          # a course of the same sources, its own assignments/
     shutil.copytree(COURSE.assignments, copy)
+    (tmp_path / "solutions").symlink_to(COURSE.solutions)
     stale = copy / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb"
     stale.write_text(stale.read_text().replace("numpy", "numpy ", 1))
     (copy / "a9_old").mkdir()
     shutil.copyfile(stale, copy / "a9_old" / "a9_old.ipynb")
-    monkeypatch.setattr(course, "ASSIGNMENTS", copy)
-    reported = build.build(COURSE, check=True)
+    reported = build.build(Course(tmp_path), check=True)
     assert sorted(p.relative_to(copy).as_posix() for p in reported) == [
         f"{ASSIGNMENTS[0]}/{ASSIGNMENTS[0]}.ipynb", "a9_old/a9_old.ipynb"]
     assert (copy / "a9_old" / "a9_old.ipynb").exists()

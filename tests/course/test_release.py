@@ -194,7 +194,7 @@ def test_release_replaces_an_earlier_edition_and_refuses_anything_else(edition, 
     assert sorted(p.name for p in precious.iterdir()) == ["chapter1.tex"]
 
 
-def test_release_refuses_stale_assignments_and_names_them(tmp_path, monkeypatch):
+def test_release_refuses_stale_assignments_and_names_them(tmp_path):
     """With a student notebook out of date with its source, does release refuse and name that notebook?"""
     solutions, assignments = tmp_path / "solutions", tmp_path / "assignments"
     shutil.copytree(COURSE.solutions / "a1_neuron", solutions / "a1_neuron")
@@ -203,10 +203,8 @@ def test_release_refuses_stale_assignments_and_names_them(tmp_path, monkeypatch)
     nb = nbformat.read(str(stale), as_version=4)
     nb.cells[0].source += "\nan edit made by hand"
     nbformat.write(nb, str(stale))
-    monkeypatch.setattr(course, "SOLUTIONS", solutions)       # a course of one assignment, to keep nbgrader short
-    monkeypatch.setattr(course, "ASSIGNMENTS", assignments)
-    with pytest.raises(release.ReleaseError, match="out of date") as error:
-        release.release(COURSE, tmp_path / "edition")
+    with pytest.raises(release.ReleaseError, match="out of date") as error:   # a course of one assignment: quick
+        release.release(Course(tmp_path), tmp_path / "edition")
     assert str(stale) in str(error.value) and "python -m autograder build" in str(error.value)
     assert not (tmp_path / "edition").exists()
 
@@ -416,7 +414,7 @@ def test_main_wheel_ships_no_sample_submission_and_no_solution(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         contents = {hashlib.sha256(zf.read(n)).hexdigest(): n for n in names}
-    assert "autograder/grade.py" in names and "rnncore/lstm.py" in names and "rnncore/data/onegin.txt" in names
+    assert "autograder/pipeline/grade.py" in names and "rnncore/lstm.py" in names and "rnncore/data/onegin.txt" in names
     assert not [n for n in names if "samples/" in n or n.endswith(".ipynb") or "fork_bomb" in n], names
     secret = {**digests(course.SAMPLES), **digests(COURSE.solutions)}
     assert not [n for d, n in contents.items() if d in secret]

@@ -51,16 +51,18 @@ def test_clean_submissions_report_no_problems(graded):
 
 
 def test_outputs_are_complete(graded):
-    """Is there a CSV row, a feedback page and a report entry for every submission, and a column per part?"""
+    """Is there a CSV row, a feedback page and a report entry for every submission, and a column per part
+    in the assignment's own grades/<assignment>.csv (and only there)?"""
     out, summary = graded
     expected = {(s, a) for s, sample in SAMPLES.items() for a in sample.notebooks}
     rows = grades_by_submission(out)
     assert set(rows) == expected
     assert {(s["student"], s["assignment"]) for s in summary["submissions"]} == expected
-    header = (out / "grades.csv").read_text().splitlines()[0].split(",")
-    assert header[:4] == ["student_id", "assignment", "score", "max_score"]
-    for assignment in COURSE.assignment_ids:
-        assert {g for g, _ in graded_cells(assignment)} <= set(header)
+    totals = ["student_id", "assignment", "score", "max_score", "late_days", "penalty", "final_score"]
+    assert (out / "grades.csv").read_text().splitlines()[0].split(",") == totals
+    for assignment in {a for _, a in expected}:
+        header = (out / "grades" / f"{assignment}.csv").read_text().splitlines()[0].split(",")
+        assert header == totals + [g for g, _ in graded_cells(assignment)]
     for student, assignment in expected - {("malformed_json", "a1_neuron")}:
         assert (out / "feedback" / student / assignment / f"{assignment}.html").exists()
 

@@ -32,6 +32,7 @@ import nbformat
 from autograder import course
 from autograder.course.samples import HONEST, filled
 from autograder.course import Course
+from autograder.pipeline import gradebook
 
 COURSE = Course.here()
 
@@ -214,14 +215,12 @@ def make_class(folder, n=200, seed=0, handful=None):
     out.mkdir(parents=True)
     write_calendar(folder, students)
     results = {(p.parent.name, p.stem): json.loads(p.read_text()) for p in handful.glob("results/*/*.json")}
-    with open(handful / "grades.csv", newline="") as f:
-        header = next(csv.reader(f))
     report = json.loads((handful / "report.json").read_text())
     problems = {}
     for p in report["problems"]:
         problems.setdefault((p["student"], p["assignment"]), []).append(p)
 
-    rows, summary, problem_rows = [], [], []
+    summary, problem_rows = [], []
     shutil.copy(handful / "gradebook.db", out / "gradebook.db")
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course.COURSE_ID) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -231,11 +230,8 @@ def make_class(folder, n=200, seed=0, handful=None):
                 result = results[(template, a)]
                 (out / "results" / s.id).mkdir(parents=True, exist_ok=True)
                 os.link(handful / "results" / template / f"{a}.json", out / "results" / s.id / f"{a}.json")
-                scores = {g["grade_id"]: g["score"] for g in result["grades"]}
-                score = sum(scores.values())
+                score = sum(g["score"] for g in result["grades"])
                 max_score = sum(g["max_score"] for g in result["grades"])
-                rows.append({"student_id": s.id, "assignment": a, "score": round(score, 4),
-                             "max_score": round(max_score, 4), **scores})
                 found = [dict(p, student=s.id) for p in problems.get((template, a), [])]
                 problem_rows += found
                 summary.append({"student": s.id, "assignment": a, "score": score, "max_score": max_score,
@@ -249,11 +245,7 @@ def make_class(folder, n=200, seed=0, handful=None):
         for template in {"perfect", "untouched", "partly_wrong", "raises", "infinite_loop", "partial_a3", "partial_a4"}:
             gb.remove_student(template) if _has_student(gb, template) else None
         gb.db.commit()
-    rows.sort(key=lambda r: (r["student_id"], r["assignment"]))
-    with open(out / "grades.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=header, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    gradebook.export_csv(f"sqlite:///{out / 'gradebook.db'}", out / "grades.csv", course.COURSE_ID)
     (out / "report.json").write_text(json.dumps({"submissions": summary, "problems": problem_rows}, indent=1,
                                                 ensure_ascii=False))
     return students
