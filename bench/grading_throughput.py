@@ -2,8 +2,8 @@
 
     python bench/grading_throughput.py [--json out.json]
 
-Twenty submissions (four per assignment: two perfect, one with the last function left undone,
-one untouched) are graded three ways on this machine, one after the other:
+Four submissions per assignment (two perfect, one with the last function left undone, one
+untouched; 24 for the six assignments) are graded three ways on this machine, one after the other:
   1. plain nbgrader, as an instructor would run it without this project: a course folder with
      `nbgrader generate_assignment` and then `nbgrader autograde ASSIGNMENT` for each assignment,
      sequentially (no sandbox, no feedback);
@@ -37,7 +37,7 @@ ENV = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.e
 
 
 def make_submissions(folder):
-    """{(student, assignment): notebook} for the 20 submissions, written in nbgrader's layout."""
+    """{(student, assignment): notebook} for the four submissions of each assignment, in nbgrader's layout."""
     made = {}
     for assignment in COURSE.assignment_ids:
         release = nbformat.read(str(COURSE.assignments / assignment / f"{assignment}.ipynb"), as_version=4)
