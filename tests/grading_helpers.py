@@ -2,6 +2,8 @@
 import csv
 import json
 import os
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,39 @@ def assert_sample_graded_as_specified(out, student, sample):
         assert row["score"] == sum(expected.values())
         missing = set(sample.problems) - problem_kinds(out, student, assignment)
         assert not missing, f"{student}/{assignment}: report.json lacks {sorted(missing)}"
+
+
+class ActiveContent(HTMLParser):
+    """What a browser would run in a page: script bodies, event handlers, javascript: URLs, frames."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.scripts, self.handlers, self.urls, self.frames = [], [], [], []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self._in_script = True
+            self.scripts.append(dict(attrs).get("src") or "")
+        if tag in ("iframe", "object", "embed", "frame"):
+            self.frames.append(tag)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append(f"{name}={value}")
+            if value and re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(("javascript:", "vbscript:", "data:text/html")):
+                self.urls.append(value)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def active_content(page):
+    """The ActiveContent of an HTML page."""
+    parser = ActiveContent()
+    parser.feed(page)
+    return parser

@@ -161,6 +161,12 @@ def warm_up(release_dir):
         exporter().from_notebook_node(*prepare(nb, resources, grades=False))
 
 
+def made_safe(nb):
+    """The notebook with the student's content made safe to show (SafeFeedback), for a page that another program
+    renders: Formgrader's Manual Grading and nbgrader's own feedback show the notebooks the worker returns."""
+    return SafeFeedback().preprocess(nb, {})[0]
+
+
 def render(notebooks, db_url, assignment, student):
     """{notebook id: feedback HTML} for the autograded notebooks {notebook id: NotebookNode} of one submission."""
     pages = {}

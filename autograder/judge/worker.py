@@ -160,8 +160,9 @@ def grade_one(job, workdir, course_dir, kernel):
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     autograded = sorted((root / "autograded" / student / assignment).glob("*.ipynb"))
     timing = {}
-    if job.return_graded:              # nbgrader's Autograde records them and generate_feedback makes the pages
-        result.graded = {p.stem: p.read_text() for p in autograded}
+    if job.return_graded:              # nbgrader's Autograde records them; Formgrader and generate_feedback show them
+        result.graded = {p.stem: nbformat.writes(feedback.made_safe(nbformat.read(str(p), as_version=4)))
+                         for p in autograded}
     else:
         graded = {p.stem: nbformat.read(str(p), as_version=4) for p in autograded}
         started = time.perf_counter()

@@ -15,7 +15,9 @@ for what the student's own kernel printed. `GradeInSandbox` is the converter's e
   from the release, the student's cells in the sandboxed kernel, every test cell judged outside it
   (judge/execute.py). The worker sends back its Result, plain JSON, with the notebooks it graded;
   the exported notebook is that graded notebook, whose test cells' outputs were written from the
-  judge's verdicts.
+  judge's verdicts, and whose student content was made safe to show as on the course's feedback
+  pages (judge/feedback.py: markdown as literal text, outputs allowlisted): Manual Grading renders
+  it in the instructor's browser.
 - autograding: nbgrader's preprocessors run on it as configured, except that any executing one
   (Execute) is replaced by `MatchVerdicts`, which runs nothing and checks that every graded cell
   gives exactly the score the worker recorded, before SaveAutoGrades writes it. So the course's

@@ -26,7 +26,8 @@ from autograder.course.samples import HONEST, HOSTILE, honest_samples, hostile_s
 from autograder.judge import sandbox
 from autograder.pipeline import formgrade
 from autograder.records import Grade, Result
-from grading_helpers import require_sandbox
+import attack_notebooks as attacks
+from grading_helpers import active_content, require_sandbox
 
 COURSE = Course.here()
 A1 = "a1_neuron"
@@ -146,6 +147,48 @@ def test_a_sample_that_fools_plain_nbgrader_is_graded_right_through_the_hook(aut
     fooled = recorded(plain, "calls_reference")
     assert sum(fooled.values()) > sum(expected.values())
     assert [g for g in expected if fooled[g] > expected[g]], fooled
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory):
+    """The perfect a1 and the html_injection attack (tests/grader/attack_notebooks.py: scripts, event handlers and
+    javascript: URLs in markdown, raw cells, every kind of output and errors) autograded through the hook."""
+    require_sandbox(tmp_path_factory.mktemp("probe"))
+    root = course_folder(tmp_path_factory.mktemp("injected"), ["perfect"])
+    path = root / "submitted" / "html_injection" / A1 / f"{A1}.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_text(nbformat.writes(attacks.html_injection(), version=4))
+    nbgrader(["autograde", A1], root, check=False)
+    return root
+
+
+def manual_grading_page(root, student):
+    """The page of a student's autograded a1 in Formgrader's Manual Grading: nbgrader's formgrade template, with
+    the HTMLExporter settings nbgrader's FormgradeExtension gives it."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"base_url": "/", "notebook_id": A1, "assignment_id": A1, "submission_id": "s", "index": 0,
+                 "total": 1, "notebook_path": A1, "mathjax_url": "", "student": "s", "first_name": "f",
+                 "last_name": "l", "score": 0, "max_score": 100}        # the same for every page: only cells differ
+    page, _ = HTMLExporter(config=config).from_filename(str(root / "autograded" / student / A1 / f"{A1}.ipynb"),
+                                                        resources=resources)
+    return page
+
+
+@pytest.mark.slow
+def test_manual_grading_shows_an_attackers_notebook_without_running_anything(injected):
+    """Formgrader's Manual Grading renders the graded notebook in the instructor's browser: does the page of the
+    html_injection attack hold no script or event handler beyond the template's, no javascript: URL, no frame?"""
+    assert (injected / "autograded" / "html_injection" / A1 / f"{A1}.ipynb").exists(), "the attack was not graded"
+    template = active_content(manual_grading_page(injected, "perfect"))
+    page = active_content(manual_grading_page(injected, "html_injection"))
+    assert page.scripts == template.scripts, [s[:200] for s in page.scripts if s not in template.scripts]
+    assert page.handlers == template.handlers, [h for h in page.handlers if h not in template.handlers]
+    assert page.urls == [] and page.frames == []
 
 
 def test_formgraders_autograde_refuses_without_the_sandbox_and_says_what_to_install(tmp_path, monkeypatch):

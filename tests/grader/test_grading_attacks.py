@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -28,7 +27,7 @@ from autograder import course
 from autograder.judge import sandbox
 from autograder.course.samples import filled
 from autograder.pipeline.report import print_summary
-from grading_helpers import grades_by_submission, require_sandbox, run_grading
+from grading_helpers import active_content as _active, grades_by_submission, require_sandbox, run_grading
 
 pytestmark = pytest.mark.slow
 A1 = attacks.A1
@@ -61,41 +60,6 @@ def _feedback(out, student):
 
 def _text(page):
     return html.unescape(re.sub(r"<[^>]+>", "", page))
-
-
-class _ActiveContent(HTMLParser):
-    """What a browser would run in a page: script bodies, event handlers, javascript: URLs, frames."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.scripts, self.handlers, self.urls, self.frames = [], [], [], []
-        self._in_script = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "script":
-            self._in_script = True
-            self.scripts.append(dict(attrs).get("src") or "")
-        if tag in ("iframe", "object", "embed", "frame"):
-            self.frames.append(tag)
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.handlers.append(f"{name}={value}")
-            if value and re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(("javascript:", "vbscript:", "data:text/html")):
-                self.urls.append(value)
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data):
-        if self._in_script:
-            self.scripts[-1] += data
-
-
-def _active(page):
-    parser = _ActiveContent()
-    parser.feed(page)
-    return parser
 
 
 # --- the safe outcome for every attack -------------------------------------------------------------------
