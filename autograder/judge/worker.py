@@ -160,11 +160,10 @@ def grade_one(job, workdir, course_dir, kernel):
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     autograded = sorted((root / "autograded" / student / assignment).glob("*.ipynb"))
     timing = {}
+    graded = {p.stem: nbformat.read(str(p), as_version=4) for p in autograded}
     if job.return_graded:              # nbgrader's Autograde records them; Formgrader and generate_feedback show them
-        result.graded = {p.stem: nbformat.writes(feedback.made_safe(nbformat.read(str(p), as_version=4)))
-                         for p in autograded}
+        result.graded = {nb_id: nbformat.writes(feedback.made_safe(nb)) for nb_id, nb in graded.items()}
     else:
-        graded = {p.stem: nbformat.read(str(p), as_version=4) for p in autograded}
         started = time.perf_counter()
         result.feedback = feedback.render(graded, db_url, assignment, student)
         timing["feedback_seconds"] = round(time.perf_counter() - started, 3)
